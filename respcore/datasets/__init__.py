@@ -1,0 +1,4 @@
+"""Datasets: real ICBHI 2017 and SPRSound loaders, and the built-in synthetic corpus."""
+from .base import AGE_GROUPS, FeatureSet, age_group
+
+__all__ = ["AGE_GROUPS", "FeatureSet", "age_group"]

@@ -1,0 +1,154 @@
+"""Front end: one Mel configuration for the whole study, batched log-Mel, and band selection.
+
+Tensors are ``(B, 1, F, T)``: batch, channel, Mel band (low to high frequency), frame.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import torch
+import torchaudio
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    """Every setting between a waveform and the network's input (PAPER.md, "Front end").
+
+    Defaults give 64 x 251 log-Mel for an 8 s cycle at 16 kHz.
+    """
+
+    sample_rate: int = 16_000  # every recording is resampled to this rate
+    n_fft: int = 1024  # 64 ms window at 16 kHz
+    hop_length: int = 512  # 32 ms hop -> 251 frames for 8 s (centred frames)
+    n_mels: int = 64  # Mel bands before any selection
+    f_min: float = 50.0  # Hz; below this is mostly handling noise
+    f_max: float = 2000.0  # Hz; must stay under the Nyquist of the source (4 kHz for SPRSound)
+    cycle_seconds: float = 8.0  # every cycle is padded (circularly) or cropped to this length
+    fade_seconds: float = 0.016  # linear fade at each repeat seam of the circular padding
+    top_db: float | None = None  # None: plain 10*log10(power); a float clips the dynamic range
+
+    def __post_init__(self) -> None:
+        if self.f_max > self.sample_rate / 2:
+            raise ValueError(f"f_max {self.f_max} Hz is above the Nyquist frequency of {self.sample_rate} Hz")
+        if not 0 <= self.f_min < self.f_max:
+            raise ValueError(f"need 0 <= f_min < f_max, got {self.f_min}, {self.f_max}")
+        if self.n_mels < 1 or self.cycle_seconds <= 0:
+            raise ValueError("n_mels and cycle_seconds must be positive")
+
+    @property
+    def cycle_samples(self) -> int:
+        return int(round(self.cycle_seconds * self.sample_rate))
+
+    @property
+    def n_frames(self) -> int:
+        """Frames per cycle (torch's centred STFT): 1 + samples // hop."""
+        return 1 + self.cycle_samples // self.hop_length
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(F, T) of one cycle's log-Mel."""
+        return (self.n_mels, self.n_frames)
+
+    def band_edges_hz(self) -> Tensor:
+        """(n_mels + 2,) Mel-spaced corner frequencies in Hz (HTK scale, as torchaudio uses).
+
+        Band b spans edges[b] .. edges[b + 2] and peaks at edges[b + 1].
+        """
+        m_min, m_max = _hz_to_mel(self.f_min), _hz_to_mel(self.f_max)
+        mels = torch.linspace(m_min, m_max, self.n_mels + 2, dtype=torch.float64)
+        return 700.0 * (10 ** (mels / 2595.0) - 1.0)
+
+    def band_centers_hz(self) -> Tensor:
+        """(n_mels,) centre frequency of each Mel band in Hz."""
+        return self.band_edges_hz()[1:-1]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the settings, for cache keys."""
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _hz_to_mel(f: float) -> float:
+    return 2595.0 * torch.log10(torch.tensor(1.0 + f / 700.0, dtype=torch.float64)).item()
+
+
+@lru_cache(maxsize=8)
+def _mel_transform(config: MelConfig, device: str) -> torch.nn.Module:
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=config.sample_rate,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        f_min=config.f_min,
+        f_max=config.f_max,
+        n_mels=config.n_mels,
+        power=2.0,
+        center=True,
+    )
+    to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=config.top_db)
+    return torch.nn.Sequential(mel, to_db).to(device).eval()
+
+
+@torch.inference_mode()
+def log_mel(waveforms: Tensor, config: MelConfig = MelConfig(), *, batch_size: int = 256) -> Tensor:
+    """Log-Mel spectrograms of equal-length waveforms, computed in batches on their device.
+
+    Args:
+        waveforms: (B, L) or (B, 1, L) float waveforms at ``config.sample_rate``.
+    Returns:
+        (B, 1, n_mels, 1 + L // hop_length) log-Mel in dB, float32, on the waveforms' device.
+
+    Example: ``log_mel(torch.zeros(2, 128000)).shape == (2, 1, 64, 251)``
+    """
+    if waveforms.dim() == 3:
+        if waveforms.shape[1] != 1:
+            raise ValueError(f"expected mono waveforms (B, 1, L), got {tuple(waveforms.shape)}")
+        waveforms = waveforms[:, 0]  # (B, L)
+    if waveforms.dim() != 2:
+        raise ValueError(f"expected waveforms shaped (B, L) or (B, 1, L), got {tuple(waveforms.shape)}")
+    transform = _mel_transform(config, str(waveforms.device))
+    out = [transform(chunk.float()) for chunk in waveforms.split(batch_size)]  # each (b, F, T)
+    if not out:
+        return waveforms.new_zeros((0, 1, config.n_mels, 1 + waveforms.shape[-1] // config.hop_length))
+    return torch.cat(out).unsqueeze(1)  # (B, 1, F, T)
+
+
+def validate_bands(bands: Sequence[int], n_bands: int) -> list[int]:
+    """Check a band selection (sorted, unique, in range, non-empty) and return it as a list.
+
+    Raises:
+        ValueError: naming what is wrong with the selection.
+    """
+    kept = [int(b) for b in bands]
+    if not kept:
+        raise ValueError("band selection is empty: keep at least one Mel band")
+    if len(set(kept)) != len(kept):
+        dup = sorted({b for b in kept if kept.count(b) > 1})
+        raise ValueError(f"band selection has duplicate bands {dup}")
+    bad = [b for b in kept if not 0 <= b < n_bands]
+    if bad:
+        raise ValueError(f"band selection has bands {bad} outside 0..{n_bands - 1}")
+    if kept != sorted(kept):
+        raise ValueError(f"band selection must be sorted ascending, got {kept}")
+    return kept
+
+
+def select_bands(x: Tensor, bands: Sequence[int]) -> Tensor:
+    """Keep only the given Mel bands; the others are removed from the tensor, not masked.
+
+    Args:
+        x: (..., F, T) log-Mel.
+        bands: sorted unique indices into F.
+    Returns:
+        (..., len(bands), T), so the network that follows really sees fewer bands.
+    """
+    kept = validate_bands(bands, x.shape[-2])
+    index = torch.as_tensor(kept, dtype=torch.long, device=x.device)
+    return x.index_select(-2, index)  # (..., F_kept, T)

@@ -1,0 +1,50 @@
+"""Study profiles: one parameter scales the whole protocol (PAPER.md protocol = ``paper``).
+
+``smoke`` runs each notebook in seconds (CI); ``cpu`` is the default, the same code and structure
+scaled to finish the whole study in under 30 minutes on 2 CPU cores; ``paper`` is the full protocol
+for a GPU and real data.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from .features import MelConfig
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    cycle_seconds: float  # cycle length fed to the network
+    width: float  # channel multiplier of the CNN backbones (1.0 = CNN6 as published)
+    folds: int  # K of the patient-wise cross-validation inside the training set
+    seeds: int  # independent repeats of each configuration
+    epochs: int
+    batch_size: int
+    band_step: int  # r: bands dropped per FBS round
+    min_bands: int  # FBS stops here at the latest
+    corpus_size: str | int  # size of the built-in synthetic corpus
+
+    def mel(self, **overrides) -> MelConfig:
+        """The Mel front end of this profile (paper defaults, with this profile's cycle length)."""
+        return replace(MelConfig(cycle_seconds=self.cycle_seconds), **overrides)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", cycle_seconds=2.0, width=0.125, folds=2, seeds=1, epochs=2,
+                     batch_size=32, band_step=16, min_bands=16, corpus_size="smoke"),
+    "cpu": Profile("cpu", cycle_seconds=4.0, width=0.25, folds=3, seeds=1, epochs=8,
+                   batch_size=64, band_step=8, min_bands=16, corpus_size="default"),
+    "paper": Profile("paper", cycle_seconds=8.0, width=1.0, folds=5, seeds=3, epochs=60,
+                     batch_size=128, band_step=4, min_bands=8, corpus_size="icbhi"),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The named profile; a clear ``ValueError`` for an unknown name."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
