@@ -1,0 +1,185 @@
+"""ICBHI 2017 Respiratory Sound Database, read as distributed: one item per respiratory cycle."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..features import MelConfig
+from .audio import audio_info
+from .base import age_group
+from .icbhi_files import parse_stem, read_cycles, read_demographics, read_diagnosis, read_split, stem_key
+from .report import DatasetError
+from .segments import SegmentDataset
+
+SPLIT_FILES = ("ICBHI_challenge_train_test.txt", "official_split.txt")
+DEMOGRAPHIC_FILES = ("ICBHI_Challenge_demographic_information.txt", "demographic_info.txt")
+DIAGNOSIS_FILES = ("ICBHI_Challenge_diagnosis.txt", "patient_diagnosis.csv", "patient_diagnosis.txt")
+TASKS = {"4class": ("normal", "crackle", "wheeze", "both"), "binary": ("normal", "abnormal")}
+SPLITS = ("train", "test", "all")
+FOUR_CLASS = np.array(["normal", "crackle", "wheeze", "both"])  # indexed by crackle + 2 * wheeze
+
+
+def find_file(root: Path, names: tuple[str, ...]) -> Path | None:
+    """First of ``names`` found in ``root`` or one folder below it (e.g. ``ICBHI_final_database/``)."""
+    for name in names:
+        for candidate in [root / name, *sorted(root.glob(f"*/{name}"))]:
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+class ICBHI(SegmentDataset):
+    """Respiratory cycles of ICBHI 2017, from the official zip or the Kaggle release (either naming).
+
+    Each item: label, label_index, binary (0 normal / 1 abnormal), crackle, wheeze, patient, age (float or
+    None), age_group, sex, diagnosis, location, mode, device, recording (file stem), split_name (as the
+    split file spells it), cycle, start, end (s, clipped to the audio), waveform (mel.cycle_samples,) at
+    mel.sample_rate and, when ``return_logmel``, logmel (1, n_mels, n_frames).
+
+    ``metadata`` is the items' table (audio headers are read, samples are not). ``report`` lists fix-ups
+    and skips; ``shared_patients`` the patients in both official splits.
+
+    Example: ``ICBHI("ICBHI_final_database", "train").counts["crackle"] == 1215``
+    """
+
+    name = "icbhi"
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        *,
+        task: str = "4class",
+        mel: MelConfig = MelConfig(),
+        strict: bool = False,
+        return_logmel: bool = True,
+    ):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {tuple(TASKS)}, got {task!r}")
+        super().__init__(root, split, task, mel, strict, return_logmel)
+        self.classes = TASKS[task]
+        self.metadata = self._build()
+
+    def _locate(self) -> tuple[Path, Path, Path | None, dict[str, Path], dict[str, Path]]:
+        if not self.root.is_dir():
+            raise DatasetError(f"{self.root}: not a folder")
+        split_file = find_file(self.root, SPLIT_FILES)
+        demo_file = find_file(self.root, DEMOGRAPHIC_FILES)
+        diag_file = find_file(self.root, DIAGNOSIS_FILES)
+        txts = {p.stem: p for p in sorted(self.root.rglob("*.txt")) if parse_stem(p.stem)}
+        wavs = {p.stem: p for p in sorted(self.root.rglob("*.wav")) if parse_stem(p.stem)}
+        missing = []
+        if split_file is None:
+            missing.append(f"split file ({' or '.join(SPLIT_FILES)})")
+        if demo_file is None:
+            missing.append(f"demographic file ({' or '.join(DEMOGRAPHIC_FILES)})")
+        if not txts:
+            missing.append("annotation files ({patient}_{index}_{location}_{mode}_{device}.txt)")
+        if not wavs:
+            missing.append("recordings ({patient}_{index}_{location}_{mode}_{device}.wav)")
+        if missing:
+            raise DatasetError(f"{self.root} is not an ICBHI 2017 dataset: missing " + "; ".join(missing))
+        if diag_file is None:
+            self.report.note("no diagnosis file", f"none of {DIAGNOSIS_FILES} under {self.root}: diagnosis left empty")
+        return split_file, demo_file, diag_file, txts, wavs
+
+    def _match_split(self, entries: dict[str, str], txts: dict[str, Path]) -> dict[str, tuple[str, str]]:
+        """{file stem: (split entry, train|test)}; entries without their exact file are matched on
+        patient, recording index, location and mode (the device name differs between releases)."""
+        by_key: dict[tuple, list[str]] = {}
+        for stem in txts:
+            by_key.setdefault(stem_key(stem), []).append(stem)
+        matched: dict[str, tuple[str, str]] = {}
+        for entry, which in entries.items():
+            if entry in txts:
+                stem = entry
+            else:
+                candidates = [s for s in by_key.get(stem_key(entry), []) if s not in entries]
+                if len(candidates) != 1:
+                    why = "no recording" if not candidates else f"several recordings {candidates}"
+                    self.report.skip("split entry without recording", f"{self.split_file}: {entry} ({which}) matches {why}")
+                    continue
+                stem = candidates[0]
+                self.report.fix("split entry matched by patient/index/location/mode", f"{entry} -> {stem}")
+            if stem in matched:
+                raise DatasetError(f"{self.split_file}: {matched[stem][0]} and {entry} both name recording {stem}")
+            matched[stem] = (entry, which)
+        for stem in sorted(set(txts) - set(matched)):
+            self.report.skip("recording missing from split file", f"{txts[stem]}: not listed in {self.split_file}")
+        return matched
+
+    def _build(self) -> pd.DataFrame:
+        split_file, demo_file, diag_file, txts, wavs = self._locate()
+        self.split_file = split_file
+        self._files = [split_file, demo_file, *([diag_file] if diag_file else []), *txts.values(), *wavs.values()]
+        entries = read_split(split_file)
+        matched = self._match_split(entries, txts)
+        train = {parse_stem(s)["patient"] for s, (_, w) in matched.items() if w == "train"}
+        test = {parse_stem(s)["patient"] for s, (_, w) in matched.items() if w == "test"}
+        self.shared_patients = sorted(train & test)
+        if self.shared_patients:
+            self.report.note("patients in both official splits", ", ".join(self.shared_patients))
+        demo = read_demographics(demo_file)
+        diagnosis = read_diagnosis(diag_file) if diag_file else {}
+        for patient in sorted({parse_stem(s)["patient"] for s in matched}):
+            if patient not in demo.index:
+                self.report.note("patient without demographics", f"{patient}: not in {demo_file}; age and sex unknown")
+            elif np.isnan(demo.at[patient, "age"]):
+                self.report.note("patient without age", f"{patient}: age NA in {demo_file}; age_group None")
+        for stem in sorted(set(wavs) - set(txts)):
+            self.report.skip("recording without annotation", f"{wavs[stem]}: no {stem}.txt")
+
+        frames = []
+        for stem in sorted(matched):
+            entry, which = matched[stem]
+            if self.split != "all" and which != self.split:
+                continue
+            if stem not in wavs:
+                self.report.skip("annotation without audio", f"{txts[stem]}: no {stem}.wav")
+                continue
+            try:
+                n_frames, sr = audio_info(wavs[stem])
+            except DatasetError as err:
+                self.report.skip("unreadable audio", str(err))
+                continue
+            frames.append(self._cycles(stem, entry, which, txts[stem], wavs[stem], n_frames / sr, sr, demo, diagnosis))
+        columns = ["path", "recording", "split_name", "split", "cycle", "start", "end", "clipped", "label",
+                   "label_index", "binary", "crackle", "wheeze", "patient", "age", "age_group", "sex", "diagnosis",
+                   "location", "mode", "device", "sample_rate"]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    def _cycles(self, stem: str, entry: str, which: str, txt: Path, wav: Path, duration: float, sr: int,
+                demo: pd.DataFrame, diagnosis: dict[str, str]) -> pd.DataFrame:
+        cyc = read_cycles(txt)  # (n, 4)
+        start, end = cyc[:, 0], cyc[:, 1]
+        late = start >= duration
+        for i in np.flatnonzero(late):
+            self.report.skip("cycle starts after the audio ends",
+                             f"{txt}: cycle {i + 1} starts at {start[i]:.3f} s, audio {wav.name} lasts {duration:.3f} s")
+        clipped = (end > duration) & ~late
+        for i in np.flatnonzero(clipped):
+            self.report.fix("cycle end clipped to the audio",
+                            f"{txt}: cycle {i + 1} ends at {end[i]:.3f} s, audio lasts {duration:.3f} s")
+        crackle, wheeze = cyc[:, 2].astype(int), cyc[:, 3].astype(int)
+        four = FOUR_CLASS[crackle + 2 * wheeze]
+        binary = ((crackle + wheeze) > 0).astype(int)
+        label = four if self.task == "4class" else np.where(binary == 1, "abnormal", "normal")
+        info = parse_stem(stem)
+        patient = info["patient"]
+        age = float(demo.at[patient, "age"]) if patient in demo.index else float("nan")
+        sex = demo.at[patient, "sex"] if patient in demo.index else None
+        table = pd.DataFrame({
+            "path": str(wav), "recording": stem, "split_name": entry, "split": which,
+            "cycle": np.arange(len(cyc)), "start": start, "end": np.minimum(end, duration), "clipped": clipped,
+            "label": label, "label_index": [self.classes.index(lab) for lab in label], "binary": binary,
+            "crackle": crackle, "wheeze": wheeze, "patient": patient, "age": age, "age_group": age_group(age),
+            "sex": sex, "diagnosis": diagnosis.get(patient), "location": info["location"], "mode": info["mode"],
+            "device": info["device"], "sample_rate": sr,
+        })
+        return table[~late]
