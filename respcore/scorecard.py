@@ -1,0 +1,209 @@
+"""The claims scorecard: one row per claim of the paper, with a verdict COMPUTED from the results files.
+
+Each notebook writes ``<results>/<notebook>/summary.json``; a rule below reads the summaries it needs
+and returns (ours, verdict, evidence). Verdicts: ``reproduced``, ``not reproduced``, ``not testable``
+(the results needed are missing, the data cannot test the claim, or the ``smoke`` profile trained too
+little for an accuracy claim to mean anything).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .io import read_json
+from .published import CLAIMS, FIG2_PEAK_BANDS, LAMBDA_BEST, TABLE_I
+
+REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable"
+GFLOPS_TOLERANCE = 0.02  # relative: our count on the paper's input vs the paper's GFLOPs
+
+Summaries = dict[str, dict]
+Verdict = tuple[str, str, str, str]  # (ours, data + profile, verdict, why)
+
+
+def load_summaries(results: str | Path) -> Summaries:
+    """Every ``<results>/<notebook>/summary.json`` keyed by notebook name."""
+    out: Summaries = {}
+    for path in sorted(Path(results).glob("*/summary.json")):
+        try:
+            out[path.parent.name] = read_json(path)
+        except ValueError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+    return out
+
+
+def _source(s: dict) -> str:
+    kind = "real" if s.get("real_data") else "synthetic"
+    return f"{s.get('dataset', '?')} ({kind}), profile {s.get('profile', '?')}"
+
+
+def _missing(nb: str) -> Verdict:
+    return ("-", "-", NOT_TESTABLE, f"no results from {nb}: run that notebook")
+
+
+def _accuracy_ok(s: dict) -> str | None:
+    """Why an accuracy claim cannot be judged from this run, or None when it can."""
+    if s.get("profile") == "smoke":
+        return "smoke profile: a few epochs of training, scores are not evidence"
+    return None
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def tsa_ordering(S: Summaries) -> Verdict:
+    s = S.get("02_tsa_placement")
+    if not s:
+        return _missing("02_tsa_placement")
+    as_ = s["AS"]
+    need = ("post", "block1", "input")
+    if any(k not in as_ for k in need):
+        return ("-", _source(s), NOT_TESTABLE, f"placements {need} not all measured")
+    ours = " > ".join(f"{k} {_pct(as_[k])}" for k in sorted(need, key=lambda k: -as_[k]))
+    why = _accuracy_ok(s)
+    if why:
+        return ours, _source(s), NOT_TESTABLE, why
+    ok = as_["post"] > as_["block1"] and as_["post"] > as_["input"]
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, "TSA after aggregation has the best AS" \
+        if ok else "another placement beats TSA after aggregation"
+
+
+def tsa_gflops(S: Summaries) -> Verdict:
+    s = S.get("02_tsa_placement")
+    if not s:
+        return _missing("02_tsa_placement")
+    g = s.get("GFLOPs_paper_input", {})
+    if "post" not in g or "block1" not in g:
+        return ("-", _source(s), NOT_TESTABLE, "FLOPs of the two placements not counted")
+    ours = f"{g['post']:.3f} vs {g['block1']:.3f} GFLOPs"
+    close = all(abs(g[k] - TABLE_I[k]["GFLOPs"]) <= GFLOPS_TOLERANCE * TABLE_I[k]["GFLOPs"]
+                for k in ("post", "block1"))
+    ok = close and g["post"] < g["block1"]
+    return (ours, "architecture only (64 x 251 input, full width)", REPRODUCED if ok else NOT_REPRODUCED,
+            f"within {GFLOPS_TOLERANCE:.0%} of 2.48 / 3.17" if ok else "counts differ from the paper's")
+
+
+def _curve(s: dict) -> tuple[str, dict[int, float]] | None:
+    """The IS curve the claims use: binary when measured, else multiclass; {n_bands: score}."""
+    curves = s.get("curves", {})
+    for task in ("binary", "multiclass"):
+        c = curves.get(f"IS/{task}")
+        if c:
+            return task, {int(k): float(v) for k, v in c.items()}
+    return None
+
+
+def fbs_peak(S: Summaries) -> Verdict:
+    s = S.get("03_band_retention")
+    if not s or not _curve(s):
+        return _missing("03_band_retention")
+    task, c = _curve(s)
+    best = max(c, key=c.get)
+    ours = f"peak at {best} bands ({task}, IS): {_pct(c[best])} vs {_pct(c.get(64, float('nan')))} at 64"
+    why = _accuracy_ok(s)
+    if why or 64 not in c:
+        return ours, _source(s), NOT_TESTABLE, why or "no 64-band baseline"
+    ok = best < 64 and c[best] > c[64]
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
+        f"paper: near {FIG2_PEAK_BANDS}; ours peaks {'below' if ok else 'at'} 64"
+
+
+def fbs_flops_cut(S: Summaries) -> Verdict:
+    s = S.get("03_band_retention")
+    if not s or not _curve(s) or "flops_ratio" not in s:
+        return _missing("03_band_retention")
+    task, c = _curve(s)
+    ratio = {int(k): float(v) for k, v in s["flops_ratio"].items()}
+    if 64 not in c:
+        return "-", _source(s), NOT_TESTABLE, "no 64-band baseline"
+    tol = float(s.get("score_std_64", 0.0))
+    keeping = [n for n in c if c[n] >= c[64] - tol and n in ratio]
+    n = min(keeping, key=lambda k: ratio[k])
+    cut = 1 - ratio[n]
+    ours = f"{cut:.0%} fewer FLOPs at {n} bands, score {_pct(c[n])} (64 bands: {_pct(c[64])})"
+    why = _accuracy_ok(s)
+    if why:
+        return ours, _source(s), NOT_TESTABLE, why
+    ok = cut >= 0.45
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
+        "score kept within one std of 64 bands" + ("" if ok else ", but the cut is under 45 %")
+
+
+def bands32_beat_64(S: Summaries) -> Verdict:
+    s = S.get("03_band_retention")
+    if not s or not _curve(s):
+        return _missing("03_band_retention")
+    task, c = _curve(s)
+    if 32 not in c or 64 not in c:
+        return "-", _source(s), NOT_TESTABLE, "the IS curve did not reach 32 bands"
+    ours = f"{_pct(c[32])} (32) vs {_pct(c[64])} (64), {task}"
+    why = _accuracy_ok(s)
+    if why:
+        return ours, _source(s), NOT_TESTABLE, why
+    ok = c[32] > c[64]
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, "32 bands beat 64" if ok else "64 bands win"
+
+
+def lambda_effect(S: Summaries) -> Verdict:
+    s = S.get("07_beyond_paper")
+    best = (s or {}).get("best_lambda", {})
+    if not s or "binary" not in best or "multiclass" not in best:
+        return _missing("07_beyond_paper")
+    ours = f"best lambda: binary {best['binary']:g}, multiclass {best['multiclass']:g}"
+    why = _accuracy_ok(s)
+    if why:
+        return ours, _source(s), NOT_TESTABLE, why
+    lo, hi = LAMBDA_BEST["multiclass"]
+    ok = best["binary"] >= LAMBDA_BEST["binary"][0] - 0.1 and lo - 0.1 <= best["multiclass"] <= hi + 0.1
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
+        "binary best near 1, multiclass near 0.5-0.6" if ok else "best lambdas differ from the paper's"
+
+
+def age_gain(S: Summaries) -> Verdict:
+    s = S.get("04_age")
+    if not s:
+        return _missing("04_age")
+    a = s.get("AS_on_pediatric", {})
+    if "pediatric" not in a or "unified" not in a:
+        return "-", _source(s), NOT_TESTABLE, s.get("why_not", "no pediatric test subset")
+    ours = f"{_pct(a['pediatric'])} vs {_pct(a['unified'])} AS on pediatric cycles"
+    why = _accuracy_ok(s)
+    if why:
+        return ours, _source(s), NOT_TESTABLE, why
+    ok = a["pediatric"] > a["unified"]
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
+        "child-specific model wins" if ok else "the unified model is as good or better"
+
+
+def model_agnostic(S: Summaries) -> Verdict:
+    s = S.get("06_model_agnostic")
+    if not s or "score_full" not in s or "score_fbs" not in s:
+        return _missing("06_model_agnostic")
+    ours = f"transformer {_pct(s['score_full'])} (64 bands) vs {_pct(s['score_fbs'])} ({s.get('n_bands_fbs')} bands)"
+    why = _accuracy_ok(s)
+    if why:
+        return ours, _source(s), NOT_TESTABLE, why
+    ok = s["score_fbs"] > s["score_full"]
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
+        "FBS improves the transformer" if ok else "FBS does not improve the transformer"
+
+
+RULES: dict[str, Callable[[Summaries], Verdict]] = {
+    "tsa_ordering": tsa_ordering, "tsa_gflops": tsa_gflops, "fbs_peak": fbs_peak,
+    "fbs_flops_cut": fbs_flops_cut, "bands32_beat_64": bands32_beat_64, "lambda_effect": lambda_effect,
+    "age_gain": age_gain, "model_agnostic": model_agnostic,
+}
+
+
+def scorecard(results: str | Path) -> pd.DataFrame:
+    """One row per claim: claim, where, paper, ours, data, verdict, why. Computed from ``results``."""
+    S = load_summaries(results)
+    rows = []
+    for c in CLAIMS:
+        ours, data, verdict, why = RULES[c.key](S)
+        rows.append({"claim": c.claim, "where": c.where, "paper": c.paper_value, "ours": ours, "data": data,
+                     "verdict": verdict, "why": why, "key": c.key})
+    return pd.DataFrame(rows)
+
