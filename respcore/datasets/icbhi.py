@@ -30,6 +30,17 @@ def find_file(root: Path, names: tuple[str, ...]) -> Path | None:
     return None
 
 
+def _recording_files(root: Path, ext: str) -> dict[str, Path]:
+    """{stem: path} of recording-named files in ``root`` and one folder below; a stem twice is an error."""
+    found: dict[str, Path] = {}
+    for p in sorted([*root.glob(f"*.{ext}"), *root.glob(f"*/*.{ext}")]):
+        if parse_stem(p.stem):
+            if p.stem in found:
+                raise DatasetError(f"{root}: {p.stem}.{ext} found twice ({found[p.stem]}, {p})")
+            found[p.stem] = p
+    return found
+
+
 class ICBHI(SegmentDataset):
     """Respiratory cycles of ICBHI 2017, from the official zip or the Kaggle release (either naming).
 
@@ -70,8 +81,8 @@ class ICBHI(SegmentDataset):
         split_file = find_file(self.root, SPLIT_FILES)
         demo_file = find_file(self.root, DEMOGRAPHIC_FILES)
         diag_file = find_file(self.root, DIAGNOSIS_FILES)
-        txts = {p.stem: p for p in sorted(self.root.rglob("*.txt")) if parse_stem(p.stem)}
-        wavs = {p.stem: p for p in sorted(self.root.rglob("*.wav")) if parse_stem(p.stem)}
+        txts = _recording_files(self.root, "txt")
+        wavs = _recording_files(self.root, "wav")
         missing = []
         if split_file is None:
             missing.append(f"split file ({' or '.join(SPLIT_FILES)})")
