@@ -54,8 +54,10 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], *, mel: MelConfig 
     The model runs in eval mode under ``torch.no_grad`` (its training flag is restored afterwards).
 
     Returns:
-        {"macs", "flops" (= 2 * macs), "params"} as ints, and with ``mel`` also "frontend_macs",
-        "macs_with_frontend", "flops_with_frontend" (front end counted for all B inputs).
+        {"macs", "flops" (= 2 * macs), "params"} as ints; "macs_by_module", MACs of every submodule
+        that does any, keyed by its name in ``model.named_modules()`` (e.g. "tsa", "blocks.block1");
+        and with ``mel`` also "frontend_macs", "macs_with_frontend", "flops_with_frontend" (front end
+        counted for all B inputs).
     Example: ``count_flops(build_model("cnn6", 4), (1, 1, 64, 251))["macs"]`` is about 2.475e9.
     """
     shape = tuple(int(s) for s in input_shape)
@@ -73,7 +75,12 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], *, mel: MelConfig 
     finally:
         model.train(was_training)
     flops = int(counter.get_total_flops())
-    out = {"macs": flops // 2, "flops": flops, "params": count_params(model)}
+    by_module = {}
+    for name, ops in counter.get_flop_counts().items():
+        parts = name.split(".", 1)  # the counter prefixes the root module's class name
+        if len(parts) == 2 and sum(ops.values()):
+            by_module[parts[1]] = int(sum(ops.values())) // 2
+    out = {"macs": flops // 2, "flops": flops, "params": count_params(model), "macs_by_module": by_module}
     if mel is not None:
         front = shape[0] * frontend_macs(mel, shape[2], shape[3])
         out.update(frontend_macs=front, macs_with_frontend=out["macs"] + front,

@@ -73,3 +73,14 @@ def test_count_flops_restores_mode_and_checks_shape() -> None:
     assert model.training
     with pytest.raises(ValueError, match="input_shape"):
         count_flops(model, (1, 16, 32))
+
+
+def test_tsa_cost_by_hand() -> None:
+    """TSA after block 1 on 64 x 251: 125 tokens of d = 64 x 32; q, k project to d/8, v to d."""
+    result = count_flops(build_model("cnn6", 4, tsa="block1"), (1, 1, 64, 251))
+    d, t = 64 * 32, 251 // 2
+    projections = 2 * d * (d // 8) * t + d * d * t
+    attention = t * t * (d // 8) + t * t * d  # q^T k, then v A^T
+    assert result["macs_by_module"]["tsa"] == projections + attention
+    assert result["macs_by_module"]["blocks.block1"] == 1 * 64 * 25 * 64 * 251
+    assert "bn0" not in result["macs_by_module"]  # normalization is not counted
