@@ -108,13 +108,15 @@ def run_notebook(name: str, cfg: StudyConfig, params: dict) -> Path:
         raise StudyError(f"notebook {src} is missing")
     try:
         pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cfg.root), kernel_name="python3",
-                            progress_bar=True, log_output=cfg.verbose, report_mode=False)
+                            language="python", progress_bar=True, log_output=cfg.verbose, report_mode=False)
     except Exception as err:  # papermill's execution error, a dead kernel, a bad parameter ...
         failed = cfg.root / "_build" / "failed" / f"{name}.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
+        where = "no executed copy was written"
         if dst.exists():
             shutil.move(str(dst), str(failed))  # never leave a traceback page for the book to render
-        raise StudyError(f"notebook {name} failed; executed copy with the error: {failed}\n{err}") from err
+            where = f"executed copy with the error: {failed}"
+        raise StudyError(f"notebook {name} failed; {where}\n{err}") from err
     return dst
 
 
