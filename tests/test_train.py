@@ -1,0 +1,129 @@
+"""Trainer: learning, determinism, resume after interruption, run cache, cross-validation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from planted import planted_featureset
+from respcore import runs
+from respcore.loop import class_weights, spec_augment
+from respcore.train import TrainConfig, cross_validate, fit
+
+TINY = TrainConfig(backbone="cnn6", width=0.125, epochs=3, batch_size=16, device="cpu", num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    data = planted_featureset(96)
+    return data.subset(np.arange(64)), data.subset(np.arange(64, 96))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_loss_falls_and_scores_are_reported(corpus):
+    train, val = corpus
+    r = fit(train, val, TINY.__class__(**{**TINY.to_dict(), "epochs": 5}), test=val, progress=False)
+    loss = r.history["loss"].to_numpy()
+    assert loss[-1] < loss[0]
+    assert 1 <= r.best_epoch <= 5
+    assert r.val_scores["AS"] == pytest.approx(r.history["val_AS"].max())  # picked on validation
+    assert r.test_scores_best_epoch_on_test["AS"] == pytest.approx(r.history["test_AS"].max())
+    assert r.test_scores_best_epoch_on_test["AS"] >= r.test_scores["AS"]
+    assert not r.model.training
+
+
+def test_same_numbers_twice_and_caller_rng_untouched(corpus):
+    train, val = corpus
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = fit(train, val, TINY, progress=False)
+    after = torch.rand(1)
+    b = fit(train, val, TINY, progress=False)
+    assert a.history.drop(columns="seconds").equals(b.history.drop(columns="seconds"))
+    assert torch.equal(before, after)  # fit forks the global RNG
+    c = fit(train, val, TrainConfig(**{**TINY.to_dict(), "seed": 1}), progress=False)
+    assert not np.allclose(a.history["loss"], c.history["loss"])
+
+
+def test_resume_after_interruption_matches_uninterrupted(corpus, tmp_path):
+    train, val = corpus
+    config = TrainConfig(**{**TINY.to_dict(), "epochs": 4, "spec_augment": True})
+    whole = fit(train, val, config, test=val, run_dir=tmp_path / "whole", progress=False)
+
+    def stop_after_2(epoch: int, row: dict) -> None:
+        if epoch == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        fit(train, val, config, test=val, run_dir=tmp_path / "cut", progress=False, callbacks=[stop_after_2])
+    assert (tmp_path / "cut" / runs.CHECKPOINT_FILE).is_file()
+    assert not runs.is_finished(tmp_path / "cut")
+    seen = []
+    resumed = fit(train, val, config, test=val, run_dir=tmp_path / "cut", progress=False,
+                  callbacks=[lambda e, row: seen.append(e)])
+    assert seen == [3, 4]  # epochs 1-2 came from the checkpoint
+    cols = [c for c in whole.history if c != "seconds"]
+    assert whole.history[cols].equals(resumed.history[cols])
+    assert resumed.best_epoch == whole.best_epoch and resumed.test_scores == whole.test_scores
+    for p, q in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(p, q)
+    assert not (tmp_path / "cut" / runs.CHECKPOINT_FILE).exists()
+
+
+def test_run_cache_loads_instead_of_training(corpus, tmp_path):
+    train, val = corpus
+    first = fit(train, val, TINY, test=val, root=tmp_path, progress=False)
+    assert first.trained and runs.is_finished(first.path)
+    calls = []
+    second = fit(train, val, TINY, test=val, root=tmp_path, progress=False, callbacks=[lambda e, r: calls.append(e)])
+    assert not second.trained and calls == []  # no epoch ran
+    assert second.path == first.path and second.val_scores == first.val_scores
+    x = val.x[:8]
+    with torch.inference_mode():
+        assert torch.allclose(first.model(x), second.model(x), atol=1e-6)
+    other = fit(train, val, TrainConfig(**{**TINY.to_dict(), "lr": 5e-4}), root=tmp_path, progress=False)
+    assert other.path != first.path  # a changed config is another run
+
+
+def test_cross_validate_caches_folds_and_aggregates(tmp_path):
+    data = planted_featureset(96)
+    cv = cross_validate(data, TINY, k=2, seeds=(0, 1), test=data.subset(np.arange(16)), root=tmp_path,
+                        progress=False)
+    assert len(cv.runs) == 4 and cv.runs["trained"].all()
+    assert set(cv.mean("val")) >= {"Sp", "Se", "AS", "HS", "Score_icbhi", "Score_sprsound"}
+    assert cv.mean("val")["AS"] == pytest.approx(cv.runs["val_AS"].mean())
+    assert cv.std("test")["AS"] == pytest.approx(cv.runs["test_AS"].std(ddof=1))
+    for tr, va in cv.folds:  # patient-wise: no patient on both sides
+        assert not set(data.groups[tr]) & set(data.groups[va])
+    assert (cv.path / "fold0_val.txt").is_file() and (cv.path / "summary.csv").is_file()
+    again = cross_validate(data, TINY, k=2, seeds=(0, 1), test=data.subset(np.arange(16)), root=tmp_path,
+                           progress=False)
+    assert not again.runs["trained"].any()
+    assert again.runs["val_AS"].tolist() == cv.runs["val_AS"].tolist()
+
+
+def test_config_bands_reduce_the_input(corpus):
+    train, val = corpus
+    r = fit(train, val, TrainConfig(**{**TINY.to_dict(), "bands": tuple(range(16))}), progress=False)
+    assert r.model.n_bands == 16
+
+
+def test_class_weights_and_spec_augment():
+    w = class_weights(torch.tensor([0, 0, 0, 1]), 3)
+    assert torch.allclose(w, torch.tensor([4 / 6, 4 / 2, 0.0]))
+    x = torch.randn(4, 1, 32, 40)
+    out = spec_augment(x, torch.Generator().manual_seed(0), max_freq=8, max_time=8)
+    assert out.shape == x.shape and (out != x).any() and (out == x).float().mean() > 0.5
+
+
+def test_from_profile_and_bad_input():
+    c = TrainConfig.from_profile("smoke", lr=1e-4)
+    assert c.epochs == 2 and c.width == 0.125 and c.lr == 1e-4
+    with pytest.raises(ValueError, match="unknown TrainConfig"):
+        TrainConfig.from_profile("smoke", lerning_rate=1)
+    with pytest.raises(ValueError, match="unknown profile"):
+        TrainConfig.from_profile("gpu")
