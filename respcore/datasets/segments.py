@@ -92,7 +92,7 @@ class SegmentDataset:
             "files": self.files_fingerprint(),
             "strict": self.strict,
         }
-        name = f"{self.name}-{self.task}-{self.split}"
+        name = f"{self.name}-{self.task}-{self.split}-{self.mel.fingerprint()}"
         fs, _ = cached_features(cache_dir, name, key, lambda: self._compute_features(device, batch_size))
         return fs
 
