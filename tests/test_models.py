@@ -138,3 +138,37 @@ def test_forward_errors(backbone: str) -> None:
     if backbone != "transformer":
         with pytest.raises(ValueError, match="frames"):
             model(torch.randn(1, 1, 32, 4))
+
+
+def _fake_panns_cnn6() -> dict:
+    """A state dict with PANNs CNN6's names and shapes: kernels (out, in, time, Mel), 64 Mel bins."""
+    g = torch.Generator().manual_seed(0)
+    state = {f"bn0.{s}": torch.rand(64, generator=g) + 0.5 for s in ("weight", "bias", "running_mean", "running_var")}
+    for k, (c_in, c_out) in enumerate(zip([1, 64, 128, 256], [64, 128, 256, 512]), start=1):
+        state[f"conv_block{k}.conv1.weight"] = torch.randn(c_out, c_in, 5, 5, generator=g)
+        for s in ("weight", "bias", "running_mean", "running_var"):
+            state[f"conv_block{k}.bn1.{s}"] = torch.rand(c_out, generator=g) + 0.5
+    state["fc1.weight"] = torch.randn(512, 512, generator=g)
+    return {"model": state, "iteration": 1}
+
+
+def test_load_panns_cnn6(tmp_path) -> None:
+    from respcore.models import load_panns_cnn6
+
+    ckpt = _fake_panns_cnn6()
+    torch.save(ckpt, tmp_path / "Cnn6.pth")
+    model = build_model("cnn3", 2, 16, width=1.0)
+    bands = list(range(0, 64, 4))
+    loaded = load_panns_cnn6(model, tmp_path / "Cnn6.pth", load_bn0=True, bands=bands)
+    assert "blocks.block3.conv.weight" in loaded and "fc.weight" not in loaded
+    w = ckpt["model"]["conv_block2.conv1.weight"]
+    assert torch.equal(model.blocks.block2.conv.weight, w.transpose(-1, -2))  # (time, Mel) -> (Mel, time)
+    assert torch.equal(model.bn0.running_mean, ckpt["model"]["bn0.running_mean"][bands])
+    with pytest.raises(ValueError, match="width 1.0"):
+        load_panns_cnn6(build_model("cnn6", 2, width=0.5), ckpt)
+    with pytest.raises(ValueError, match="not a PANNs CNN6"):
+        load_panns_cnn6(build_model("cnn6", 2), {"conv_block1.conv1.weight": ckpt["model"]["conv_block1.conv1.weight"]})
+    with pytest.raises(ValueError, match="has shape"):
+        load_panns_cnn6(build_model("cnn6", 2), {"model": {**ckpt["model"], "conv_block1.conv1.weight": w}})
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        load_panns_cnn6(model, tmp_path / "missing.pth")

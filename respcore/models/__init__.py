@@ -10,11 +10,13 @@ from typing import Callable
 from torch import nn
 
 from .cnn import CNN6_CHANNELS, CNNTSA, ConvBlock, tsa_placements
+from .pretrained import load_panns_cnn6
 from .transformer import TRANSFORMER_PLACEMENTS, EncoderLayer, SpectrogramTransformer
 from .tsa import FrequencyAggregation, TemporalSelfAttention
 
 __all__ = ["build_model", "BACKBONES", "PLACEMENTS", "CNNTSA", "ConvBlock", "FrequencyAggregation",
-           "TemporalSelfAttention", "SpectrogramTransformer", "EncoderLayer", "CNN6_CHANNELS", "scaled"]
+           "TemporalSelfAttention", "SpectrogramTransformer", "EncoderLayer", "CNN6_CHANNELS", "scaled",
+           "load_panns_cnn6"]
 
 
 def scaled(base: int, width: float, multiple: int = 1) -> int:

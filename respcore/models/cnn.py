@@ -73,7 +73,8 @@ class CNNTSA(nn.Module):
             raise ValueError(f"need at least {self.min_size} frames for {self.n_blocks} poolings, got {n_frames}")
         placements = tsa_placements(self.n_blocks)
         if tsa not in placements:
-            raise ValueError(f"unknown TSA placement {tsa!r} for {self.n_blocks} conv blocks; choose one of {placements}")
+            raise ValueError(f"unknown TSA placement {tsa!r} for {self.n_blocks} conv blocks; "
+                             f"choose one of {placements}")
         self.n_bands, self.n_classes, self.placement, self.n_frames = n_bands, n_classes, tsa, n_frames
         self.channels = tuple(channels)
         self.arch: dict = {}  # filled by build_model: the arguments that rebuild this model
@@ -93,6 +94,19 @@ class CNNTSA(nn.Module):
         self.aggregate = FrequencyAggregation()
         self.head_drop = nn.Dropout(dropout)
         self.fc = nn.Linear(channels[-1], n_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """PANNs initialization: Xavier-uniform convs and head, zero biases, BN at identity (TSA keeps torch's)."""
+        for module in [self.bn0, *self.blocks.values(), self.fc]:
+            for m in module.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.xavier_uniform_(m.weight)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
 
     def conv_layer(self, k: int | None = None) -> nn.Module:
         """Conv block ``k`` (1-based; None = the last), e.g. the layer for captum ``LayerGradCam``.

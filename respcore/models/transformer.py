@@ -66,7 +66,8 @@ class SpectrogramTransformer(nn.Module):
         if not 1 <= n_bands <= max_bands:
             raise ValueError(f"transformer accepts 1..{max_bands} Mel bands, got n_bands={n_bands}")
         if tsa not in TRANSFORMER_PLACEMENTS:
-            raise ValueError(f"unknown TSA placement {tsa!r} for the transformer; choose one of {TRANSFORMER_PLACEMENTS}")
+            raise ValueError(f"unknown TSA placement {tsa!r} for the transformer; "
+                             f"choose one of {TRANSFORMER_PLACEMENTS}")
         if n_frames is not None and n_frames < 1:
             raise ValueError(f"n_frames must be positive, got {n_frames}")
         if n_classes < 1:
