@@ -1,0 +1,116 @@
+"""The committed real-data results: the files, their columns, and a check that they are well formed.
+
+A results folder (e.g. ``results/real/sprsound``) holds:
+
+- ``summary.csv``: one row per (task, model, test_set, selection): ``n_runs`` and ``{S}_mean``,
+  ``{S}_std`` for S in Sp, Se, AS, HS, Score (percent; std over folds x seeds, ddof 1, empty for one run).
+- ``scores.csv``: one row per (task, model, fold, seed, test_set, selection) with ``epoch`` and the scores.
+- ``epochs.csv``: per-epoch history of every training (loss, lr, seconds, val/inter/intra scores as fractions).
+- ``counts.csv``: ``task, split, class, n``: the items each split holds per class.
+- ``folds.csv``: ``task, fold, patient``: the validation patients of every trained fold.
+- ``run.json``: plan (profile, folds, epochs, seeds, Mel settings), training config, data fingerprint,
+  provenance (git commit, versions), wall times, command, protocol.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_write, read_json, write_json
+
+SCORES = ("Sp", "Se", "AS", "HS", "Score")
+KEYS = ("task", "model", "test_set", "selection")
+RUN_FIELDS = ("dataset", "trained_with", "fold_source", "plan", "train_config", "data_fingerprint", "provenance", "wall_seconds", "tasks",
+              "tasks_done", "started_utc", "finished_utc", "complete", "protocol", "command")
+PLAN_FIELDS = ("profile", "tasks", "folds", "folds_run", "seeds", "epochs", "backbone", "tsa", "mel")
+FILES = ("summary.csv", "scores.csv", "epochs.csv", "counts.csv", "folds.csv", "run.json")
+
+
+def counts_rows(task: str, data: dict) -> list[dict]:
+    """``task, split, class, n`` rows for a {split: FeatureSet} dict."""
+    return [{"task": task, "split": split, "class": c, "n": n}
+            for split, fs in data.items() for c, n in fs.class_counts().items()]
+
+
+def summarize(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample std (ddof 1) of each score over folds and seeds, per ``KEYS`` group.
+
+    Args:
+        scores: the per-run table (``KEYS``, ``fold``, ``seed``, ``SCORES``).
+    Returns:
+        one row per group: ``KEYS``, ``n_runs``, ``{S}_mean``, ``{S}_std`` (NaN for a single run).
+    """
+    rows = []
+    for key, group in scores.groupby(list(KEYS), sort=False):  # first-seen order: task, test set, selection
+        row = dict(zip(KEYS, key), n_runs=len(group))
+        for s in SCORES:
+            values = group[s].astype(float)
+            row[f"{s}_mean"] = round(float(values.mean()), 2)
+            row[f"{s}_std"] = round(float(values.std(ddof=1)), 2) if len(values) > 1 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_tables(out: str | Path, scores: pd.DataFrame, summary: pd.DataFrame, epochs: pd.DataFrame,
+                 counts: pd.DataFrame, folds: pd.DataFrame, meta: dict) -> None:
+    """Write the ``FILES`` atomically (a killed run leaves the previous complete set)."""
+    out = Path(out)
+    for name, table, digits in (("summary.csv", summary, 2), ("scores.csv", scores, 2), ("epochs.csv", epochs, 5),
+                                ("counts.csv", counts, None), ("folds.csv", folds, None)):
+        table = table.round(digits) if digits is not None else table
+        atomic_write(out / name, lambda tmp, t=table: t.to_csv(tmp, index=False))
+    write_json(out / "run.json", meta)
+
+
+def load(folder: str | Path) -> dict:
+    """{"summary", "scores", "epochs", "counts", "folds": DataFrame, "run": dict} of a results folder."""
+    folder = Path(folder)
+    missing = [f for f in FILES if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a real-data results folder: missing {missing}")
+    out = {f[:-4]: pd.read_csv(folder / f, dtype={"task": str}) for f in FILES if f.endswith(".csv")}
+    out["run"] = read_json(folder / "run.json")
+    return out
+
+
+def check(folder: str | Path) -> list[str]:
+    """Problems of a results folder (empty list = well formed): provenance fields present, scores in
+    0..100, summary equal to the mean of the per-run scores, runs matching the plan's folds and seeds."""
+    r = load(folder)
+    run, scores, summary = r["run"], r["scores"], r["summary"]
+    problems = [f"run.json lacks {k!r}" for k in RUN_FIELDS if k not in run]
+    problems += [f"run.json plan lacks {k!r}" for k in PLAN_FIELDS if k not in run.get("plan", {})]
+    prov = run.get("provenance", {})
+    if not prov.get("git_commit"):
+        problems.append("run.json provenance has no git commit")
+    fp = run.get("data_fingerprint", {})
+    if not (isinstance(fp, dict) and fp.get("sha1") and fp.get("n_files", 0) > 0):
+        problems.append("run.json data_fingerprint lacks sha1 / n_files")
+    for col in (*KEYS, "fold", "seed", "epoch", *SCORES):
+        if col not in scores:
+            problems.append(f"scores.csv lacks column {col!r}")
+    if problems:
+        return problems
+    values = scores[list(SCORES)].to_numpy(float)
+    if np.any((values < 0) | (values > 100)):
+        problems.append("scores.csv has scores outside 0..100 (percent)")
+    plan = run["plan"]
+    expected = plan["folds_run"] * len(plan["seeds"]) * 2  # x test sets
+    for key, group in scores.groupby(list(KEYS)):
+        if len(group) != plan["folds_run"] * len(plan["seeds"]):
+            problems.append(f"{key}: {len(group)} runs, plan says {plan['folds_run']} folds x {len(plan['seeds'])} seeds")
+    for task in run["tasks_done"]:
+        if (scores["task"] == task).sum() != expected * 2:  # x 2 selections
+            problems.append(f"task {task}: {(scores['task'] == task).sum()} score rows, expected {expected * 2}")
+    again = summarize(scores)
+    merged = summary.merge(again, on=list(KEYS), suffixes=("", "_again"))
+    if len(merged) != len(summary) or len(summary) != len(again):
+        problems.append("summary.csv groups differ from those of scores.csv")
+    for s in SCORES:
+        if not np.allclose(merged[f"{s}_mean"], merged[f"{s}_mean_again"], atol=0.011, equal_nan=True):
+            problems.append(f"summary.csv {s}_mean differs from the mean of scores.csv")
+    if sorted(set(scores["task"])) != sorted(run["tasks_done"]):
+        problems.append(f"scores.csv tasks {sorted(set(scores['task']))} differ from run.json tasks_done")
+    return problems
