@@ -84,3 +84,12 @@ def test_tsa_cost_by_hand() -> None:
     assert result["macs_by_module"]["tsa"] == projections + attention
     assert result["macs_by_module"]["blocks.block1"] == 1 * 64 * 25 * 64 * 251
     assert "bn0" not in result["macs_by_module"]  # normalization is not counted
+
+
+def test_transformer_macs_by_hand() -> None:
+    """Patch embedding + per layer (qkv, q k^T, A v, projection, MLP) + head, at 64 x 251 (8 x 32 patches)."""
+    model = build_model("transformer", 4, tsa="none")
+    d, n, hidden, depth = 192, 8 * 32, 384, 4
+    per_layer = n * d * 3 * d + 2 * n * n * d + n * d * d + 2 * n * d * hidden
+    expected = d * 64 * n + depth * per_layer + d * 4
+    assert count_flops(model, (1, 1, 64, 251))["macs"] == expected

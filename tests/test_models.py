@@ -172,3 +172,15 @@ def test_load_panns_cnn6(tmp_path) -> None:
         load_panns_cnn6(build_model("cnn6", 2), {"model": {**ckpt["model"], "conv_block1.conv1.weight": w}})
     with pytest.raises(FileNotFoundError, match="missing.pth"):
         load_panns_cnn6(model, tmp_path / "missing.pth")
+
+
+def test_encoder_attention_matches_torch_sdpa() -> None:
+    from respcore.models import EncoderLayer
+
+    torch.manual_seed(0)
+    layer = EncoderLayer(32, 4, dropout=0.0).eval()
+    x = torch.randn(2, 10, 32)
+    q, k, v = (t.reshape(2, 10, 4, 8).transpose(1, 2) for t in layer.qkv(layer.norm1(x)).chunk(3, dim=-1))
+    attn = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(2, 10, 32)
+    h = x + layer.proj(attn)
+    assert torch.allclose(layer(x), h + layer.mlp(layer.norm2(h)), atol=1e-5)
