@@ -22,6 +22,7 @@ from typing import Sequence
 
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from . import runs
 from .datasets.base import FeatureSet
@@ -108,7 +109,8 @@ def load_sprsound(root: str | Path, task: str, mel: MelConfig, cache_dir: str | 
             for split in ("train", *TEST_SPLITS)}
 
 
-def train_fold(train: FeatureSet, val: FeatureSet, tests: dict[str, FeatureSet], config: TrainConfig) -> pd.DataFrame:
+def train_fold(train: FeatureSet, val: FeatureSet, tests: dict[str, FeatureSet], config: TrainConfig, *,
+               progress: bool = False) -> pd.DataFrame:
     """Train one model with the study's recipe, scoring ``val`` and every test set after each epoch.
 
     Same steps as ``respcore.train.fit`` (class-weighted CE, Adam, cosine annealing, per-epoch seeding);
@@ -131,7 +133,7 @@ def train_fold(train: FeatureSet, val: FeatureSet, tests: dict[str, FeatureSet],
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.eta_min)
         rows = []
-        for epoch in range(1, config.epochs + 1):
+        for epoch in tqdm(range(1, config.epochs + 1), desc="epochs", leave=False, disable=not progress):
             torch.manual_seed(config.seed * 100_003 + epoch)
             generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
             start = time.perf_counter()
@@ -145,6 +147,9 @@ def train_fold(train: FeatureSet, val: FeatureSet, tests: dict[str, FeatureSet],
                 row.update({f"{name}_{k}": float(v) for k, v in got.items()})
             row["seconds"] = time.perf_counter() - start
             rows.append(row)
+            if progress:
+                tqdm.write(f"epoch {epoch}: loss {row['loss']:.3f}  val Score {row['val_Score_sprsound']:.3f}  "
+                           f"{row['seconds']:.0f} s")
     return pd.DataFrame(rows)
 
 
@@ -166,7 +171,7 @@ def fold_scores(history: pd.DataFrame, select_metric: str) -> list[dict]:
 
 
 def cached_fold(cache: Path, train: FeatureSet, folds: list, i: int, tests: dict[str, FeatureSet],
-                config: TrainConfig) -> tuple[pd.DataFrame, dict]:
+                config: TrainConfig, *, progress: bool = False) -> tuple[pd.DataFrame, dict]:
     """``train_fold`` on fold ``i``, or its history from the run cache.
 
     Returns:
@@ -183,7 +188,7 @@ def cached_fold(cache: Path, train: FeatureSet, folds: list, i: int, tests: dict
         return pd.DataFrame(saved["history"]), saved["trained_with"]
     from .provenance import git_commit, source_hash
 
-    history = train_fold(train.subset(tr), train.subset(va), tests, config)
+    history = train_fold(train.subset(tr), train.subset(va), tests, config, progress=progress)
     trained_with = {"git_commit": git_commit()[0], "source_sha1": source_hash(),
                     "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_json(path, {"config": config.to_dict(), "fold": i, "history": history.to_dict("records"),
@@ -192,7 +197,7 @@ def cached_fold(cache: Path, train: FeatureSet, folds: list, i: int, tests: dict
 
 
 def run_sprsound(root: str | Path, out: str | Path, plan: RealPlan, *, cache_dir: str | Path = "cache/realdata",
-                 command: str = "") -> pd.DataFrame:
+                 command: str = "", progress: bool = False) -> pd.DataFrame:
     """Train and score every task of ``plan``; write the result tables and ``run.json`` into ``out``.
 
     Tables are rewritten after each task, so a run cut short keeps the finished tasks' results.
@@ -221,7 +226,8 @@ def run_sprsound(root: str | Path, out: str | Path, plan: RealPlan, *, cache_dir
         for seed in plan.seeds:
             config = plan.train_config(seed)
             for i in range(plan.folds_run):
-                history, trained_with = cached_fold(cache_dir / "runs", train, folds, i, tests, config)
+                history, trained_with = cached_fold(cache_dir / "runs", train, folds, i, tests, config,
+                                                    progress=progress)
                 trained += bool(trained_with.get("now", False))
                 code = {k: trained_with.get(k) for k in ("git_commit", "source_sha1")}
                 if code not in code_used:
@@ -266,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = RealPlan.from_profile(args.profile, tasks=tuple(args.tasks), folds=args.folds, folds_run=args.folds_run,
                                  epochs=args.epochs, seeds=tuple(args.seeds) if args.seeds else None)
     command = "python -m respcore.realdata " + " ".join(argv if argv is not None else sys.argv[1:])
-    run_sprsound(args.root, args.out, plan, cache_dir=args.cache_dir, command=command)
+    run_sprsound(args.root, args.out, plan, cache_dir=args.cache_dir, command=command, progress=True)
     return 0
 
 
