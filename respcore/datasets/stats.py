@@ -1,0 +1,258 @@
+"""Dataset statistics from annotation files alone (no audio), real or synthetic, and their distances.
+
+Reads what the data chapter shows and what the synthetic corpus is calibrated to (issue 10): class
+balance per split, cycle and event lengths, ages, devices, patients shared by the ICBHI splits. The
+readers here parse annotation and metadata files only, so they run on the real annotations in
+``../shared/realdata`` where no audio exists. Distances: total variation for proportions, 1-Wasserstein
+and Kolmogorov-Smirnov for lengths and ages.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import age_group
+
+ICBHI_SPLIT_FILE = "ICBHI_challenge_train_test.txt"
+ICBHI_DEMOGRAPHIC_FILES = ("ICBHI_Challenge_demographic_information.txt", "demographic_info.txt")
+ICBHI_CLASSES = ("normal", "crackle", "wheeze", "both")
+SPRSOUND_SPLITS = {"train": "train_json", "inter": "test_json/inter_test_json",
+                   "intra": "test_json/intra_test_json"}
+SPRSOUND_EVENTS = ("Normal", "Rhonchi", "Wheeze", "Stridor", "Coarse Crackle", "Fine Crackle", "Wheeze+Crackle")
+SPRSOUND_RECORDS = ("Normal", "CAS", "DAS", "CAS & DAS", "Poor Quality")
+
+
+def _find(dirs: list[Path], names: tuple[str, ...]) -> Path:
+    for d in dirs:
+        for n in names:
+            if (d / n).is_file():
+                return d / n
+    raise FileNotFoundError(f"none of {list(names)} found in {[str(d) for d in dirs]}")
+
+
+def _float_or_nan(text: str) -> float:
+    return float("nan") if text.upper() == "NA" else float(text)
+
+
+def icbhi_cycles(annotation_dir: str | Path, metadata_dir: str | Path | None = None) -> pd.DataFrame:
+    """One row per ICBHI respiratory cycle, read from the annotation ``.txt`` files and the metadata.
+
+    ``metadata_dir`` holds the split and demographic files (default: ``annotation_dir``). A split entry
+    whose exact stem has no annotation is matched on patient, recording index, location and mode (the
+    official split's last entry needs this).
+    Returns: DataFrame with recording, patient, split, start, end, duration, label, age, age_group, sex,
+    location, mode, device.
+    """
+    ann_dir = Path(annotation_dir)
+    meta_dirs = [Path(metadata_dir)] if metadata_dir is not None else []
+    meta_dirs.append(ann_dir)
+    txts = {p.stem: p for p in ann_dir.glob("*.txt") if p.stem.count("_") == 4}
+    if not txts:
+        raise FileNotFoundError(f"{ann_dir}: no ICBHI annotation files named patient_idx_loc_mode_device.txt")
+    by_key = {stem.rsplit("_", 1)[0]: stem for stem in txts}
+    split_of: dict[str, str] = {}
+    split_path = _find(meta_dirs, (ICBHI_SPLIT_FILE,))
+    for n, line in enumerate(split_path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or parts[1] not in ("train", "test"):
+            raise ValueError(f"{split_path}:{n}: expected 'stem<TAB>train|test', got {line!r}")
+        stem = parts[0] if parts[0] in txts else by_key.get(parts[0].rsplit("_", 1)[0])
+        if stem is None:
+            raise ValueError(f"{split_path}:{n}: split entry {parts[0]} matches no annotation file")
+        split_of[stem] = parts[1]
+    demo_path = _find(meta_dirs, ICBHI_DEMOGRAPHIC_FILES)
+    demo: dict[str, tuple[float, str]] = {}
+    for line in demo_path.read_text().splitlines():
+        parts = line.split()
+        if parts:
+            demo[parts[0]] = (_float_or_nan(parts[1]), parts[2] if parts[2] != "NA" else "")
+    rows = []
+    for stem, path in sorted(txts.items()):
+        if stem not in split_of:
+            raise ValueError(f"{path}: recording {stem} is missing from {split_path}")
+        patient, _, location, mode, device = stem.split("_")
+        age, sex = demo.get(patient, (float("nan"), ""))
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 4:
+                raise ValueError(f"{path}:{n}: expected 'start end crackle wheeze', got {line!r}")
+            start, end, crackle, wheeze = float(parts[0]), float(parts[1]), int(parts[2]), int(parts[3])
+            rows.append((stem, patient, split_of[stem], start, end, end - start,
+                         ICBHI_CLASSES[crackle + 2 * wheeze], age, age_group(age), sex, location, mode, device))
+    return pd.DataFrame(rows, columns=["recording", "patient", "split", "start", "end", "duration", "label",
+                                       "age", "age_group", "sex", "location", "mode", "device"])
+
+
+def parse_sprsound_stem(stem: str) -> tuple[str, float, str, str]:
+    """``{patient}_{age}_{gender}_{location}_{index}`` -> (patient, age, sex, location)."""
+    parts = stem.split("_")
+    if len(parts) != 5:
+        raise ValueError(f"{stem}: expected patient_age_gender_location_index")
+    return parts[0], float(parts[1]), parts[2], parts[3]
+
+
+def sprsound_annotations(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Records and events of an SPRSound 2022 layout, from the JSON files only.
+
+    ``root`` holds ``train_json/`` and ``test_json/{inter,intra}_test_json/``.
+    Returns: (records: recording, patient, split, age, age_group, sex, location, label, n_events;
+    events: recording, patient, split, age, age_group, start, end, duration (seconds), label).
+    """
+    root = Path(root)
+    records, events = [], []
+    for split, sub in SPRSOUND_SPLITS.items():
+        folder = root / sub
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{root}: missing the SPRSound folder {sub}/")
+        for path in sorted(folder.glob("*.json")):
+            patient, age, sex, location = parse_sprsound_stem(path.stem)
+            try:
+                doc = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: not valid JSON ({e})") from None
+            evs = doc.get("event_annotation", [])
+            records.append((path.stem, patient, split, age, age_group(age), sex, location,
+                            doc.get("record_annotation"), len(evs)))
+            for ev in evs:
+                start, end = float(ev["start"]) / 1000, float(ev["end"]) / 1000
+                label = ev["type"].replace(" & ", "+")
+                events.append((path.stem, patient, split, age, age_group(age), start, end, end - start, label))
+    rec = pd.DataFrame(records, columns=["recording", "patient", "split", "age", "age_group", "sex",
+                                         "location", "label", "n_events"])
+    ev = pd.DataFrame(events, columns=["recording", "patient", "split", "age", "age_group", "start", "end",
+                                       "duration", "label"])
+    return rec, ev
+
+
+def class_counts(table: pd.DataFrame, classes: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """{split: {class: count}} with every class present (zeros kept), splits in order of appearance."""
+    out = {}
+    for split, part in table.groupby("split", sort=False):
+        counts = part["label"].value_counts()
+        out[str(split)] = {c: int(counts.get(c, 0)) for c in classes}
+    return out
+
+
+def quantiles(values: np.ndarray | pd.Series, n: int = 11) -> list[float]:
+    """``n`` evenly spaced quantiles (0 .. 1) of the finite values, rounded to 4 decimals."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return [round(float(q), 4) for q in np.quantile(v, np.linspace(0, 1, n))]
+
+
+def patient_ages(table: pd.DataFrame) -> pd.Series:
+    """(patients,) age of each patient (first row per patient), NaN where unknown."""
+    return table.groupby("patient", sort=True)["age"].first()
+
+
+def icbhi_summary(cycles: pd.DataFrame) -> dict:
+    """The data chapter's ICBHI numbers: counts per split and class, lengths, ages, devices, shared patients."""
+    ages = patient_ages(cycles)
+    rec = cycles.drop_duplicates("recording")
+    splits = cycles.groupby("patient")["split"].nunique()
+    return {
+        "recordings": {str(k): int(v) for k, v in rec["split"].value_counts().items()},
+        "cycles": class_counts(cycles, ICBHI_CLASSES),
+        "patients": int(cycles["patient"].nunique()),
+        "shared_patients": sorted(splits[splits > 1].index.astype(str)),
+        "patients_by_age_group": {g: int((ages.map(age_group) == g).sum()) for g in ("pediatric", "adult")},
+        "patients_without_age": int(ages.isna().sum()),
+        "devices": {str(k): int(v) for k, v in rec["device"].value_counts().items()},
+        "modes": {str(k): int(v) for k, v in rec["mode"].value_counts().items()},
+        "cycle_seconds": {g: quantiles(p["duration"]) for g, p in cycles.groupby("age_group")},
+        "cycles_per_recording": round(len(cycles) / len(rec), 3),
+        "age_quantiles": {g: quantiles(ages[ages.map(age_group) == g]) for g in ("pediatric", "adult")},
+    }
+
+
+def sprsound_summary(records: pd.DataFrame, events: pd.DataFrame) -> dict:
+    """The data chapter's SPRSound numbers: records and events per split and class, lengths, ages."""
+    ages = patient_ages(records)
+    return {
+        "records": class_counts(records, SPRSOUND_RECORDS),
+        "events": class_counts(events, SPRSOUND_EVENTS),
+        "patients": {str(s): int(p["patient"].nunique()) for s, p in records.groupby("split", sort=False)},
+        "event_seconds": quantiles(events["duration"]),
+        "events_per_record": round(len(events) / max(1, int((records["label"] != "Poor Quality").sum())), 3),
+        "age_quantiles": quantiles(ages),
+    }
+
+
+def total_variation(p: dict[str, float], q: dict[str, float]) -> float:
+    """Total variation distance between two class distributions given as counts or proportions (0..1)."""
+    keys = sorted(set(p) | set(q))
+    a = np.array([p.get(k, 0) for k in keys], dtype=float)
+    b = np.array([q.get(k, 0) for k in keys], dtype=float)
+    if a.sum() <= 0 or b.sum() <= 0:
+        raise ValueError("total_variation needs two non-empty distributions")
+    return float(0.5 * np.abs(a / a.sum() - b / b.sum()).sum())
+
+
+def _ecdfs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = np.sort(np.asarray(a, dtype=float)[np.isfinite(a)])
+    b = np.sort(np.asarray(b, dtype=float)[np.isfinite(b)])
+    if a.size == 0 or b.size == 0:
+        raise ValueError("distribution distances need two non-empty samples")
+    grid = np.union1d(a, b)
+    fa = np.searchsorted(a, grid, side="right") / a.size
+    fb = np.searchsorted(b, grid, side="right") / b.size
+    return grid, fa, fb
+
+
+def wasserstein(a: np.ndarray, b: np.ndarray) -> float:
+    """1-Wasserstein (earth mover's) distance between two 1-D samples, in their unit."""
+    grid, fa, fb = _ecdfs(a, b)
+    return float(np.sum(np.abs(fa - fb)[:-1] * np.diff(grid)))
+
+
+def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic: largest gap between the empirical CDFs (0..1)."""
+    _, fa, fb = _ecdfs(a, b)
+    return float(np.max(np.abs(fa - fb)))
+
+
+def _dist(a: pd.Series, b: pd.Series) -> dict[str, float]:
+    return {"wasserstein": round(wasserstein(a, b), 4), "ks": round(ks_statistic(a, b), 4)}
+
+
+def compare_icbhi(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
+    """Distances between real and synthetic ICBHI cycle tables (from :func:`icbhi_cycles`).
+
+    Returns: {"class_tv": {split: TV}, "split_tv": TV of the train/test cycle shares,
+    "cycle_seconds": {wasserstein, ks}, "age": {wasserstein, ks} over patients, "age_group_tv": TV}.
+    """
+    rc, sc = class_counts(real, ICBHI_CLASSES), class_counts(synthetic, ICBHI_CLASSES)
+    ra, sa = patient_ages(real), patient_ages(synthetic)
+    return {
+        "class_tv": {s: round(total_variation(rc[s], sc[s]), 4) for s in rc if s in sc},
+        "split_tv": round(total_variation(real["split"].value_counts().to_dict(),
+                                          synthetic["split"].value_counts().to_dict()), 4),
+        "cycle_seconds": _dist(real["duration"], synthetic["duration"]),
+        "age": _dist(ra, sa),
+        "age_group_tv": round(total_variation(ra.map(age_group).value_counts().to_dict(),
+                                              sa.map(age_group).value_counts().to_dict()), 4),
+    }
+
+
+def compare_sprsound(real: tuple[pd.DataFrame, pd.DataFrame], synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> dict:
+    """Distances between real and synthetic SPRSound (records, events) from :func:`sprsound_annotations`.
+
+    Returns: {"event_tv": {split: TV}, "record_tv": {split: TV}, "event_seconds": {wasserstein, ks},
+    "age": {wasserstein, ks} over patients}.
+    """
+    (rr, re), (sr, se) = real, synthetic
+    rev, sev = class_counts(re, SPRSOUND_EVENTS), class_counts(se, SPRSOUND_EVENTS)
+    rrec, srec = class_counts(rr, SPRSOUND_RECORDS), class_counts(sr, SPRSOUND_RECORDS)
+    return {
+        "event_tv": {s: round(total_variation(rev[s], sev[s]), 4) for s in rev if s in sev},
+        "record_tv": {s: round(total_variation(rrec[s], srec[s]), 4) for s in rrec if s in srec},
+        "event_seconds": _dist(re["duration"], se["duration"]),
+        "age": _dist(patient_ages(rr), patient_ages(sr)),
+    }

@@ -1,0 +1,171 @@
+"""Where the synthetic corpus puts class evidence and nuisances in frequency, its Mel-band ground truth,
+and the rendering of one recording from its plan.
+
+Design (Hz; pediatric class sounds sit ``PEDIATRIC_SHIFT`` times higher than adult ones):
+- class evidence only in ``COMPONENT_RANGES``: a low group (rhonchi, wheezes, coarse crackles, up to
+  ~700 Hz for children) and a high group (fine crackles, stridor, from 1 kHz);
+- dedicated noise bands (``NOISE_BANDS_HZ``: strong, randomly varying, class-blind) in the gaps: below
+  100 Hz, 740-940 Hz between the groups, and above 1.8 kHz;
+- broadband class-blind nuisances everywhere: breath sounds, heart sounds, mains hum, friction bursts,
+  the device's frequency response.
+A Mel band is informative when its support touches a class range widened by the STFT main lobe
+(2 bins); every other band is nuisance: no class evidence reaches it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..features import MelConfig
+from . import sounds
+
+PEDIATRIC_SHIFT = 1.2  # children's adventitious sounds are 20 % higher in frequency
+COMPONENT_RANGES: dict[str, tuple[float, float]] = {  # adult frequency support of each class sound, Hz
+    "rhonchi": (140.0, 570.0),  # low tonal: f0 140-190 Hz and two harmonics
+    "wheeze": (200.0, 580.0),  # tonal: f0 200-290 Hz and its second harmonic
+    "coarse_crackle": (180.0, 500.0),  # longer (~20 ms), lower transients
+    "fine_crackle": (1000.0, 1400.0),  # shorter (~6 ms), higher transients
+    "stridor": (1000.0, 1450.0),  # high tonal, inspiratory
+}
+NOISE_BANDS_HZ: tuple[tuple[float, float], ...] = ((40.0, 100.0), (740.0, 940.0), (1820.0, 2600.0), (3000.0, 3700.0))
+LABEL_COMPONENTS: dict[str, dict[str, tuple[dict[str, float], ...]]] = {  # label -> slots {component: prob}
+    "icbhi": {
+        "normal": (),
+        "crackle": ({"fine_crackle": 0.7, "coarse_crackle": 0.3},),
+        "wheeze": ({"wheeze": 0.8, "rhonchi": 0.2},),
+        "both": ({"fine_crackle": 0.7, "coarse_crackle": 0.3}, {"wheeze": 0.8, "rhonchi": 0.2}),
+    },
+    "sprsound": {
+        "Normal": (), "Rhonchi": ({"rhonchi": 1.0},), "Wheeze": ({"wheeze": 1.0},),
+        "Stridor": ({"stridor": 1.0},), "Coarse Crackle": ({"coarse_crackle": 1.0},),
+        "Fine Crackle": ({"fine_crackle": 1.0},),
+        "Wheeze+Crackle": ({"wheeze": 1.0}, {"fine_crackle": 0.8, "coarse_crackle": 0.2}),
+    },
+}
+FLAVOR_AGE_GROUPS = {"icbhi": ("adult", "pediatric"), "sprsound": ("pediatric",)}
+
+
+def component_range(name: str, group: str) -> tuple[float, float]:
+    """Frequency support (Hz) of a class sound for an age group ('adult' or 'pediatric')."""
+    lo, hi = COMPONENT_RANGES[name]
+    k = PEDIATRIC_SHIFT if group == "pediatric" else 1.0
+    return (lo * k, hi * k)
+
+
+def class_ranges(flavor: str) -> dict[str, dict[str, list[list[float]]]]:
+    """{label: {age_group: [[lo, hi], ...]}} frequency ranges carrying each label's evidence."""
+    out = {}
+    for label, slots in LABEL_COMPONENTS[flavor].items():
+        names = sorted({c for slot in slots for c in slot})
+        out[label] = {g: [list(component_range(c, g)) for c in names] for g in FLAVOR_AGE_GROUPS[flavor]}
+    return out
+
+
+def band_truth(mel: MelConfig, flavor: str) -> dict:
+    """Which of ``mel``'s bands carry class evidence for this corpus flavor.
+
+    Returns: {"informative_bands", "nuisance_bands" (the complement), "noise_bands" (nuisance bands
+    touching a dedicated noise band), "class_bands": {label: bands}} - sorted band indices.
+    """
+    edges = mel.band_edges_hz().numpy()
+    lo_e, hi_e = edges[:-2], edges[2:]  # support of band b
+    guard = 2.0 * mel.sample_rate / mel.n_fft  # STFT main-lobe half width
+
+    def touching(ranges: list[list[float]], widen: float) -> set[int]:
+        hit = np.zeros(mel.n_mels, dtype=bool)
+        for lo, hi in ranges:
+            hit |= (lo_e < hi + widen) & (hi_e > lo - widen)
+        return set(np.flatnonzero(hit).tolist())
+
+    class_bands = {label: sorted(touching([r for rs in by_age.values() for r in rs], guard))
+                   for label, by_age in class_ranges(flavor).items()}
+    informative = set().union(*map(set, class_bands.values()))
+    nuisance = sorted(set(range(mel.n_mels)) - informative)
+    noise = sorted(touching([list(r) for r in NOISE_BANDS_HZ], 0.0) - informative)
+    return {"informative_bands": sorted(informative), "nuisance_bands": nuisance, "noise_bands": noise,
+            "class_bands": class_bands}
+
+
+def device_response(rng: np.random.Generator) -> dict[str, list[float]]:
+    """A smooth random frequency response (about +-6 dB) on log-spaced knots from 20 Hz to 8 kHz."""
+    knots = np.geomspace(20.0, 8000.0, 9)
+    gain = np.convolve(rng.normal(0, 4.0, 11), np.ones(3) / 3, mode="valid")
+    return {"freqs_hz": [round(float(f), 2) for f in knots], "gain_db": [round(float(g), 2) for g in gain]}
+
+
+@dataclass
+class RecordingPlan:
+    """Everything needed to write one recording: identity, timeline and class sounds (seconds)."""
+
+    stem: str
+    split: str
+    patient: str
+    age: float
+    sex: str
+    device: str
+    sample_rate: int
+    duration: float
+    breaths: np.ndarray  # (K, 2) start, end of every breath, contiguous
+    labels: list  # (K,) label of each breath, None for a breath that is not annotated
+    components: list = field(default_factory=list)  # (name, t0, t1) class sounds
+    record_label: str | None = None  # SPRSound record annotation
+    poor_quality: bool = False
+
+    @property
+    def age_group(self) -> str:
+        return "pediatric" if self.age < 18 else "adult"
+
+
+def render(plan: RecordingPlan, rng: np.random.Generator, response: dict[str, list[float]]) -> np.ndarray:
+    """(L,) float waveform in [-1, 1] of one planned recording at ``plan.sample_rate``."""
+    sr, length = plan.sample_rate, max(8, int(round(plan.duration * plan.sample_rate)))
+    n = sounds.fast_length(length)  # work at a fast FFT length, cut to the recording's length at the end
+    child = plan.age_group == "pediatric"
+    k = len(plan.breaths)
+    # breath sounds: higher-pitched, less stable for children
+    band = [(150.0, 1200.0)] if child else [(100.0, 900.0)]
+    env = sounds.breath_envelope(n, sr, plan.breaths[:, 0], plan.breaths[:, 1],
+                                 rng.uniform(0.35, 0.55 if child else 0.45, k),
+                                 rng.uniform(0.3 if child else 0.4, 0.9 if child else 0.7, k))
+    breath = sounds.band_noise(rng, n, sr, band, -3.0 if child else -4.0)
+    x = breath * env * sounds.slow_gain(rng, n, sr, 3.0 if child else 1.0) * (0.3 if plan.poor_quality else 1.0)
+    # class sounds, each confined to its age-specific range
+    for name, t0, t1 in plan.components:
+        lo, hi = component_range(name, plan.age_group)
+        x += sounds.band_limit(_component(name, rng, n, sr, t0, t1, lo, hi), sr, [(lo, hi)])
+    # class-blind nuisances
+    x += rng.uniform(0.5, 2.0) * sounds.heart_sounds(rng, n, sr, rng.uniform(90, 140) if child else rng.uniform(60, 90))
+    if rng.random() < 0.5:
+        x += sounds.mains_hum(n, sr, float(rng.choice([50.0, 60.0])), rng.uniform(0.05, 0.4) * np.array([1, 0.5, 0.25]))
+    friction = sounds.bursts(rng, n, sr, 2.0 if plan.poor_quality else 0.15, (20.0, 150.0))
+    x += (3.0 if plan.poor_quality else 1.0) * rng.uniform(0.5, 2.0) * friction * \
+        sounds.band_noise(rng, n, sr, [(100.0, sr / 2)])
+    boost = 10.0 if plan.poor_quality else 0.0
+    for lo, hi in NOISE_BANDS_HZ:
+        if lo < sr / 2:
+            level = 10 ** ((rng.uniform(-12.0, 6.0) + boost) / 20)
+            x += level * sounds.slow_gain(rng, n, sr, 6.0) * sounds.band_noise(rng, n, sr, [(lo, min(hi, sr / 2))])
+    x += 0.02 * rng.standard_normal(n)
+    x = sounds.apply_response(x, sr, np.asarray(response["freqs_hz"]), np.asarray(response["gain_db"]))
+    return np.clip(x[:length] * 0.06 * rng.uniform(0.6, 1.4), -1.0, 1.0)
+
+
+def _component(name: str, rng: np.random.Generator, n: int, sr: int, t0: float, t1: float,
+               lo: float, hi: float) -> np.ndarray:
+    """(n,) one class sound between t0 and t1 s, before confinement to [lo, hi] Hz."""
+    if name.endswith("crackle"):
+        fine = name == "fine_crackle"
+        count = max(2, rng.poisson((15.0 if fine else 8.0) * (t1 - t0)))
+        pos = (rng.uniform(t0, max(t0, t1 - 0.01), count) * sr).astype(int)
+        f_range = (lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo))
+        atoms = sounds.damped_sines(rng, count, sr, f_range, (1.0, 1.5) if fine else (3.0, 6.0))
+        return rng.uniform(1.5, 3.0) * sounds.place_atoms(n, pos, atoms)
+    if name == "wheeze":
+        f0, harm, vib = rng.uniform(lo, lo * 1.45), (1.0, 0.35), 0.02
+    elif name == "rhonchi":
+        f0, harm, vib = rng.uniform(lo, lo * 1.35), (1.0, 0.6, 0.3), 0.05
+    else:  # stridor
+        f0, harm, vib = rng.uniform(lo, lo * 1.2), (1.0,), 0.01
+    glide = rng.uniform(-0.1, 0.1) if f0 * 1.1 * len(harm) < hi else rng.uniform(-0.1, 0.0)
+    return rng.uniform(0.3, 0.8) * sounds.tone(n, sr, t0, t1, f0, glide, harm, hi, vib, rng)
