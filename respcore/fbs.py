@@ -1,0 +1,267 @@
+"""Frequency Band Selection (PAPER.md, "FBS"): importance-based selection (IS) and backward selection (BS).
+
+IS, per round: cross-validate on the kept bands; attribute each fold model on its validation fold
+(``band_attributions``); importance I_b = mean over folds x classes - lam * std over folds x classes;
+drop the r least important bands. O(F / r) cross-validations.
+
+BS, per step: for every remaining group of r bands, cross-validate without it; drop the group whose
+removal leaves the best validation score. Groups are fixed blocks of r contiguous ORIGINAL Mel bands
+(bands b with b // r == g), so a step tries at most F / r candidates: O((F / r)^2) cross-validations.
+``candidate_folds`` scores candidates on the first folds only, to cut BS's cost (say so when used).
+
+Both stop at ``min_bands``, or earlier once the validation score has not improved for ``patience``
+rounds, and keep the best round. Their cost is counted in distinct trainings (fold x seed fits, each
+counted once whether it ran now or came from the run cache) and seconds (training time as measured
+when each ran, plus attribution time), so IS and BS can be compared.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from .attribution import METHODS, band_attributions
+from .cv import CVResult, Folds, cross_validate, make_folds
+from .datasets.base import FeatureSet
+from .io import read_json, write_json
+from .train import TrainConfig, _threads
+
+__all__ = ["BandSelection", "band_attributions", "importance_scores", "importance_selection",
+           "backward_selection", "recovery", "METHODS"]
+
+
+@dataclass
+class BandSelection:
+    """The outcome of IS or BS: the kept bands of the best round and the whole trajectory."""
+
+    method: str  # "IS" or "BS"
+    kept_bands: tuple[int, ...]  # original Mel band indices of the best round
+    trajectory: list[dict[str, Any]]  # one dict per round (see ``frame``)
+    cost: dict[str, float]  # trainings (fold x seed fits) and seconds (training + attribution)
+    config: TrainConfig  # the training config the selection ran with (bands left None)
+    params: dict[str, Any] = field(default_factory=dict)  # k, r, lam, ..., n_classes, n_frames
+
+    @property
+    def best_round(self) -> int:
+        return int(self.params["best_round"])
+
+    def frame(self) -> pd.DataFrame:
+        """Trajectory as a table: round, n_bands, val_<score> and val_std_<score>, test_<score>, macs,
+        trainings, seconds (cumulative), plus ``bands``."""
+        rows = []
+        for rec in self.trajectory:
+            row = {k: v for k, v in rec.items() if not isinstance(v, (dict, list))}
+            for split in ("val", "val_std", "test", "test_std"):
+                row.update({f"{split}_{k}": v for k, v in (rec.get(split) or {}).items()})
+            row["bands"] = rec["bands"]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the selection as JSON (atomic)."""
+        return write_json(path, {"method": self.method, "kept_bands": list(self.kept_bands),
+                                 "trajectory": self.trajectory, "cost": self.cost,
+                                 "config": self.config.to_dict(), "params": self.params})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BandSelection":
+        d = read_json(path)
+        missing = {"method", "kept_bands", "trajectory", "cost", "config", "params"} - set(d)
+        if missing:
+            raise ValueError(f"{path}: not a saved BandSelection (missing {sorted(missing)})")
+        return cls(method=d["method"], kept_bands=tuple(d["kept_bands"]), trajectory=d["trajectory"],
+                   cost=d["cost"], config=TrainConfig(**d["config"]), params=d["params"])
+
+    def build_model(self) -> nn.Module:
+        """An untrained model for the kept bands only (its FLOPs fall with the band count)."""
+        from .models import build_model
+
+        c = self.config
+        return build_model(c.backbone, self.params["n_classes"], n_bands=len(self.kept_bands), tsa=c.tsa,
+                           width=c.width, dropout=c.dropout, n_frames=self.params["n_frames"])
+
+    def train_config(self) -> TrainConfig:
+        """The training config restricted to the kept bands (to retrain the final model)."""
+        return replace(self.config, bands=self.kept_bands)
+
+
+def importance_scores(attributions: Tensor, lam: float) -> Tensor:
+    """I_b = mean - lam * std of the attributions over folds and classes (population std).
+
+    Args:
+        attributions: (folds, classes, bands); rows with NaN (a class absent from a fold) are ignored.
+    Returns: (bands,) importance.
+    """
+    if attributions.dim() != 3:
+        raise ValueError(f"attributions must be (folds, classes, bands), got {tuple(attributions.shape)}")
+    rows = attributions.reshape(-1, attributions.shape[-1]).double()  # (folds * classes, bands)
+    rows = rows[~rows.isnan().any(dim=1)]
+    if len(rows) == 0:
+        raise ValueError("importance_scores: every (fold, class) attribution row is NaN")
+    return (rows.mean(0) - lam * rows.std(0, unbiased=False)).float()
+
+
+def recovery(selected: Iterable[int], informative: Iterable[int], *, n_bands: int | None = None) -> dict:
+    """Precision and recall of ``selected`` bands against the planted ``informative`` ones.
+
+    With ``n_bands``, also ``chance_precision`` (a random selection's expected precision,
+    |informative| / n_bands) and ``chance_recall`` (|selected| / n_bands).
+    """
+    sel, inf = set(int(b) for b in selected), set(int(b) for b in informative)
+    if not sel or not inf:
+        raise ValueError("recovery: selected and informative bands must be non-empty")
+    hit = len(sel & inf)
+    out = {"precision": hit / len(sel), "recall": hit / len(inf)}
+    if n_bands is not None:
+        out.update(chance_precision=len(inf) / n_bands, chance_recall=len(sel) / n_bands)
+    return out
+
+
+def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int, lam: float,
+                         patience: int | None, min_bands: int, method: str = "gradcam",
+                         layer: int | None = None, test: FeatureSet | None = None, root: str | Path = "runs",
+                         seeds: Sequence[int] = (0,), folds: Folds | None = None, fold_seed: int = 0,
+                         progress: bool = True) -> BandSelection:
+    """IS: drop the ``r`` least important bands per round (see the module docstring).
+
+    ``patience=None`` runs down to ``min_bands`` (a full band-retention curve).
+    """
+    run = _Selection(data, config, k=k, seeds=seeds, test=test, root=root, folds=folds, fold_seed=fold_seed,
+                     progress=progress)
+    bands = list(data.kept_bands)
+    while True:
+        cv, rec = run.evaluate(bands)
+        start = time.perf_counter()
+        attrs = run.attributions(cv, bands, method, layer)  # (folds * seeds, C, len(bands))
+        importance = importance_scores(attrs, lam)
+        run.extra_seconds += time.perf_counter() - start
+        rec.update(importance=importance.tolist(), attributions=attrs.tolist())
+        if run.record(rec, patience) or len(bands) <= min_bands:
+            break
+        n_drop = min(r, len(bands) - min_bands)
+        drop = set(torch.argsort(importance, stable=True)[:n_drop].tolist())
+        rec["removed"] = [b for i, b in enumerate(bands) if i in drop]
+        bands = [b for i, b in enumerate(bands) if i not in drop]
+    return run.result("IS", dict(k=k, r=r, lam=lam, patience=patience, min_bands=min_bands,
+                                 attribution=method, layer=layer))
+
+
+def backward_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int, min_bands: int,
+                       patience: int | None = None, candidate_folds: int | None = None,
+                       test: FeatureSet | None = None, root: str | Path = "runs", seeds: Sequence[int] = (0,),
+                       folds: Folds | None = None, fold_seed: int = 0, progress: bool = True) -> BandSelection:
+    """BS: greedily drop the block of ``r`` original bands whose removal hurts validation least.
+
+    ``candidate_folds`` (default: all k) scores each candidate on its first folds only.
+    """
+    run = _Selection(data, config, k=k, seeds=seeds, test=test, root=root, folds=folds, fold_seed=fold_seed,
+                     progress=progress)
+    n_cand = len(run.folds) if candidate_folds is None else int(candidate_folds)
+    if not 1 <= n_cand <= len(run.folds):
+        raise ValueError(f"candidate_folds must be in 1..{len(run.folds)}, got {candidate_folds}")
+    bands = list(data.kept_bands)
+    _, rec = run.evaluate(bands)
+    while not run.record(rec, patience):
+        groups = sorted({b // r for b in bands})
+        trials = []
+        for g in groups:
+            rest = [b for b in bands if b // r != g]
+            if len(rest) >= min_bands and rest:
+                _, trial = run.evaluate(rest, n_folds=n_cand)
+                trials.append((trial["val"][config.select_metric], g, rest, trial))
+        if not trials:
+            break
+        best = max(trials, key=lambda t: (np.nan_to_num(t[0], nan=-np.inf), -t[1]))  # ties: lowest group
+        _, group, rest, _ = best
+        if n_cand < len(run.folds):  # the winner on all folds (its first folds load from the cache)
+            _, rec = run.evaluate(rest)
+        else:
+            rec = best[3]
+        rec["removed"] = [b for b in bands if b // r == group]
+        rec["candidates"] = {str(t[1]): t[0] for t in trials}
+        bands = rest
+    return run.result("BS", dict(k=k, r=r, patience=patience, min_bands=min_bands,
+                                 candidate_folds=n_cand, groups="fixed blocks b // r of original bands"))
+
+
+class _Selection:
+    """Book-keeping shared by IS and BS: fixed folds, cost counters, trajectory, stopping rule."""
+
+    def __init__(self, data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int],
+                 test: FeatureSet | None, root: str | Path, folds: Folds | None, fold_seed: int,
+                 progress: bool) -> None:
+        if config.bands is not None:
+            data = data.with_bands(config.bands)
+            test = test.with_bands(config.bands) if test is not None else None
+            config = replace(config, bands=None)
+        self.data, self.config, self.k, self.seeds, self.test = data, config, k, tuple(seeds), test
+        self.root, self.progress, self.fold_seed = Path(root), progress, fold_seed
+        self.folds = folds if folds is not None else make_folds(data, k, fold_seed)  # same folds every round
+        self.trajectory: list[dict] = []
+        self.runs: dict[str, float] = {}  # run folder -> training seconds of every distinct training
+        self.extra_seconds = 0.0  # attribution time
+        self.best, self.best_score, self.since_best = -1, -np.inf, 0
+
+    def evaluate(self, bands: list[int], n_folds: int | None = None) -> tuple[CVResult, dict]:
+        """Cross-validate on ``bands``; returns the CV and a trajectory record (not yet recorded)."""
+        from .flops import count_flops
+
+        folds = self.folds[:n_folds] if n_folds else self.folds
+        cfg = replace(self.config, bands=tuple(bands))
+        cv = cross_validate(self.data, cfg, k=len(folds), seeds=self.seeds, test=self.test, root=self.root,
+                            folds=folds, progress=self.progress)
+        for path, seconds in zip(cv.paths, cv.runs["seconds"]):  # a run reused from an earlier step is
+            self.runs.setdefault(str(path), float(seconds))  # one training, counted once
+        model = cv.fits[0].model
+        cost = count_flops(model, (1, 1, len(bands), self.data.x.shape[-1]))
+        rec = {"n_bands": len(bands), "bands": list(bands), "val": cv.mean("val"), "val_std": cv.std("val"),
+               "test": cv.mean("test") if self.test is not None else None,
+               "test_std": cv.std("test") if self.test is not None else None,
+               "macs": cost["macs"], "params": cost["params"], "folds_used": len(folds),
+               "trainings": self.trainings, "seconds": self.seconds}
+        return cv, rec
+
+    @property
+    def trainings(self) -> int:
+        return len(self.runs)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.runs.values()) + self.extra_seconds
+
+    def attributions(self, cv: CVResult, bands: list[int], method: str, layer: int | None) -> Tensor:
+        """(len(cv.fits), C, len(bands)) attributions of each fold model on its validation fold."""
+        data = self.data.with_bands(bands)
+        with _threads(self.config.num_threads):
+            out = [band_attributions(fit.model, data.subset(self.folds[j % len(self.folds)][1]), method, layer=layer,
+                                     batch_size=self.config.batch_size)
+                   for j, fit in enumerate(cv.fits)]
+        return torch.stack(out)
+
+    def record(self, rec: dict, patience: int | None) -> bool:
+        """Append a round; True when the patience rule says stop."""
+        rec["round"] = len(self.trajectory)
+        rec["trainings"], rec["seconds"] = self.trainings, self.seconds
+        self.trajectory.append(rec)
+        score = rec["val"][self.config.select_metric]
+        if score > self.best_score:
+            self.best, self.best_score, self.since_best = rec["round"], score, 0
+        else:
+            self.since_best += 1
+        return patience is not None and self.since_best >= patience
+
+    def result(self, method: str, params: dict) -> BandSelection:
+        best = max(self.best, 0)
+        params = {**params, "best_round": best, "seeds": list(self.seeds), "fold_seed": self.fold_seed,
+                  "n_classes": self.config.n_classes or self.data.n_classes,
+                  "n_frames": int(self.data.x.shape[-1]), "n_bands_total": self.data.mel.n_mels,
+                  "select_metric": self.config.select_metric}
+        return BandSelection(method=method, kept_bands=tuple(self.trajectory[best]["bands"]),
+                             trajectory=self.trajectory, cost={"trainings": self.trainings, "seconds": self.seconds},
+                             config=self.config, params=params)

@@ -1,0 +1,106 @@
+"""Frequency Band Selection: attributions, importance formula, IS and BS on planted bands, saved selections."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from planted import planted_featureset
+from respcore.fbs import (BandSelection, backward_selection, band_attributions, importance_scores,
+                          importance_selection, recovery)
+from respcore.flops import count_flops
+from respcore.train import TrainConfig, fit
+
+PLANTED = (20, 21, 22, 23)
+CONFIG = TrainConfig(backbone="cnn3", width=0.125, epochs=4, batch_size=16, device="cpu", num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return planted_featureset(96, amplitude=3.0, informative=PLANTED)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")  # shared: IS and BS reuse each other's cached first round
+
+
+def test_importance_formula_by_hand():
+    a = torch.tensor([[[0.5, 0.3, 0.2], [0.7, 0.1, 0.2]],
+                      [[0.3, 0.5, 0.2], [float("nan")] * 3]])  # (folds 2, classes 2, bands 3); one absent class
+    rows = torch.tensor([[0.5, 0.3, 0.2], [0.7, 0.1, 0.2], [0.3, 0.5, 0.2]])
+    expected = rows.mean(0) - 0.6 * rows.std(0, unbiased=False)
+    assert torch.allclose(importance_scores(a, 0.6), expected)
+    assert torch.allclose(importance_scores(a, 0.0), rows.mean(0))
+    # band 2 is consistent everywhere: with a high lambda it outranks band 0's larger but unstable mean
+    assert importance_scores(a, 2.0).argmax() == 2
+    with pytest.raises(ValueError, match="folds, classes, bands"):
+        importance_scores(torch.zeros(2, 3), 0.5)
+
+
+def test_recovery():
+    assert recovery([1, 2, 3, 4], [3, 4, 5], n_bands=10) == pytest.approx(
+        {"precision": 0.5, "recall": 2 / 3, "chance_precision": 0.3, "chance_recall": 0.4})
+
+
+@pytest.fixture(scope="module")
+def model(corpus):
+    return fit(corpus, None, CONFIG, progress=False).model
+
+
+@pytest.mark.parametrize("method,layer", [("gradcam", 1), ("gradcam", None), ("ig", None), ("saliency", None)])
+def test_band_attributions_shape_and_normalization(corpus, model, method, layer):
+    a = band_attributions(model, corpus.subset(range(0, 96, 3)), method, layer=layer, batch_size=16,
+                           ig_steps=4)
+    assert a.shape == (2, corpus.n_bands) and not a.isnan().any() and (a >= 0).all()
+    assert torch.allclose(a.sum(1), torch.ones(2))
+    one_class = corpus.subset(range(0, 96, 2))  # all label 0: class 1 has no sample
+    assert band_attributions(model, one_class, method, layer=layer, ig_steps=4)[1].isnan().all()
+    assert model.training is False
+
+
+def test_importance_selection_recovers_planted_bands(corpus, root):
+    sel = importance_selection(corpus, CONFIG, k=2, r=8, lam=0.5, patience=None, min_bands=8, method="gradcam",
+                               layer=1, root=root, progress=False)
+    table = sel.frame()
+    assert table["n_bands"].tolist() == [32, 24, 16, 8]
+    assert (table["macs"].diff().dropna() < 0).all()  # FLOPs fall with every round
+    assert sel.cost["trainings"] == 4 * 2 and table["trainings"].tolist() == [2, 4, 6, 8]
+    final = recovery(sel.trajectory[-1]["bands"], PLANTED, n_bands=32)
+    assert final["recall"] >= 0.75 and final["precision"] > 2 * final["chance_precision"]
+    assert set(sel.kept_bands) == set(sel.trajectory[sel.best_round]["bands"])
+    assert len(sel.trajectory[0]["importance"]) == 32
+
+
+def test_importance_selection_patience_stops_early(corpus, root):
+    sel = importance_selection(corpus, CONFIG, k=2, r=4, lam=0.5, patience=1, min_bands=8, method="saliency",
+                               root=root, progress=False)
+    assert len(sel.trajectory) == sel.best_round + 2  # one round without improvement, then stop
+
+
+def test_backward_selection_recovers_planted_bands_and_costs_more(corpus, root):
+    bs = backward_selection(corpus, CONFIG, k=2, r=8, min_bands=8, candidate_folds=1, root=root, progress=False)
+    table = bs.frame()
+    assert table["n_bands"].tolist() == [32, 24, 16, 8]
+    final = recovery(bs.trajectory[-1]["bands"], PLANTED, n_bands=32)
+    assert final["recall"] == 1.0 and final["precision"] == 0.5  # the planted block survives to the end
+    # round 0 (2 folds) + per step: one single-fold trial per candidate block (4, 3, 2) + the winner's 2nd fold
+    assert bs.cost["trainings"] == 2 + (4 + 1) + (3 + 1) + (2 + 1)
+
+
+def test_band_selection_round_trip_and_reduced_model(corpus, root, tmp_path):
+    sel = importance_selection(corpus, CONFIG, k=2, r=8, lam=0.5, patience=None, min_bands=8, method="gradcam",
+                               layer=1, root=root, progress=False)
+    path = sel.save(tmp_path / "is.json")
+    back = BandSelection.load(path)
+    assert back.kept_bands == sel.kept_bands and back.config == sel.config and back.cost == sel.cost
+    reduced = back.build_model()
+    full = TrainConfig(**{**CONFIG.to_dict()})
+    small = count_flops(reduced, (1, 1, len(back.kept_bands), 16))["macs"]
+    from respcore.models import build_model
+    big = count_flops(build_model(full.backbone, 2, n_bands=32, width=full.width), (1, 1, 32, 16))["macs"]
+    assert len(back.kept_bands) == 32 or small < big
+    eight = BandSelection(**{**back.__dict__, "kept_bands": tuple(back.trajectory[-1]["bands"])}).build_model()
+    assert count_flops(eight, (1, 1, 8, 16))["macs"] < 0.4 * big
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="bad.json"):
+        BandSelection.load(tmp_path / "bad.json")
