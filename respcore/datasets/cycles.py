@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,33 +28,40 @@ def cut(wave: Tensor, sample_rate: int, start: float, end: float) -> Tensor:
 
 
 def fit_length(segments: Sequence[Tensor], n_samples: int, fade_samples: int) -> Tensor:
-    """Crop or circularly pad each 1-D segment to ``n_samples``, all at once.
+    """Crop or circularly pad each 1-D segment to ``n_samples``.
 
     A segment of length ``l < n_samples`` is tiled; at each seam the copy before it fades out and the
-    copy after it fades in linearly over ``min(fade_samples, l // 2)`` samples. The very start of the
-    first copy and the end of the last are left untouched.
+    copy after it fades in linearly over ``f = min(fade_samples, l // 2)`` samples (gains 1/f .. 1). The
+    very start of the first copy and the end of the last are left untouched.
 
     Returns:
         (B, n_samples) float32.
     """
     if not segments:
         return torch.zeros(0, n_samples)
-    lengths = torch.tensor([min(s.shape[-1], n_samples) for s in segments])  # (B,)
-    if (lengths < 1).any():
+    # numpy, not torch: these are small memory-bound ops, and torch's intra-op threads only add
+    # synchronisation cost to them on a loaded machine
+    out = np.stack([_fit_one(np.asarray(seg, dtype=np.float32), n_samples, fade_samples) for seg in segments])
+    return torch.from_numpy(out)  # (B, n)
+
+
+def _fit_one(seg: np.ndarray, n: int, fade: int) -> np.ndarray:
+    length = seg.shape[-1]
+    if length < 1:
         raise ValueError("cannot fit an empty segment")
-    padded = torch.zeros(len(segments), n_samples)  # (B, n)
-    for row, seg in enumerate(segments):  # one copy per segment; the tiling below is vectorized
-        padded[row, : lengths[row]] = seg[:n_samples]
-    pos = torch.arange(n_samples)  # (n,)
-    length = lengths[:, None]  # (B, 1)
-    within = pos[None, :] % length  # (B, n) position inside the current copy
-    copy = pos[None, :] // length  # (B, n) which copy
-    out = torch.gather(padded, 1, within)  # (B, n)
-    fade = torch.clamp(torch.minimum(torch.full_like(length, fade_samples), length // 2), min=1).float()
-    gain_in = torch.where(copy > 0, torch.clamp((within + 1).float() / fade, max=1.0), torch.ones(()))
-    seam_follows = (pos[None, :] - within + length) < n_samples  # (B, n) the next copy starts in range
-    gain_out = torch.where(seam_follows, torch.clamp((length - within).float() / fade, max=1.0), torch.ones(()))
-    return out * gain_in * gain_out  # (B, n)
+    if length >= n:
+        return seg[:n]
+    f = max(1, min(fade, length // 2))
+    ramp = np.arange(1, f + 1, dtype=np.float32) / f  # (f,) rising to 1
+    taper = np.ones(length, dtype=np.float32)
+    taper[:f] = ramp
+    taper[length - f :] = np.minimum(taper[length - f :], ramp[::-1])
+    copies = -(-n // length)
+    out = np.tile(seg * taper, copies)  # (copies * length,) every copy faded at both ends
+    out[:f] = seg[:f]  # nothing comes before the first copy
+    end = copies * length
+    out[end - f : end] = seg[length - f :]  # nothing comes after the last copy
+    return out[:n]
 
 
 def fit_cycles(segments: Sequence[Tensor], mel: MelConfig) -> Tensor:

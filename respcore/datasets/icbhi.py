@@ -18,6 +18,9 @@ DEMOGRAPHIC_FILES = ("ICBHI_Challenge_demographic_information.txt", "demographic
 DIAGNOSIS_FILES = ("ICBHI_Challenge_diagnosis.txt", "patient_diagnosis.csv", "patient_diagnosis.txt")
 TASKS = {"4class": ("normal", "crackle", "wheeze", "both"), "binary": ("normal", "abnormal")}
 SPLITS = ("train", "test", "all")
+COLUMNS = ["path", "recording", "split_name", "split", "cycle", "start", "end", "clipped", "label", "label_index",
+           "binary", "crackle", "wheeze", "patient", "age", "age_group", "sex", "diagnosis", "location", "mode",
+           "device", "sample_rate"]
 FOUR_CLASS = np.array(["normal", "crackle", "wheeze", "both"])  # indexed by crackle + 2 * wheeze
 
 
@@ -158,15 +161,12 @@ class ICBHI(SegmentDataset):
                 self.report.skip("unreadable audio", str(err))
                 continue
             frames.append(self._cycles(stem, entry, which, txts[stem], wavs[stem], n_frames / sr, sr, demo, diagnosis))
-        columns = ["path", "recording", "split_name", "split", "cycle", "start", "end", "clipped", "label",
-                   "label_index", "binary", "crackle", "wheeze", "patient", "age", "age_group", "sex", "diagnosis",
-                   "location", "mode", "device", "sample_rate"]
         if not frames:
-            return pd.DataFrame(columns=columns)
-        return pd.concat(frames, ignore_index=True)[columns]
+            return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame({c: np.concatenate([f[c] for f in frames]) for c in COLUMNS})
 
     def _cycles(self, stem: str, entry: str, which: str, txt: Path, wav: Path, duration: float, sr: int,
-                demo: pd.DataFrame, diagnosis: dict[str, str]) -> pd.DataFrame:
+                demo: pd.DataFrame, diagnosis: dict[str, str]) -> dict[str, np.ndarray]:
         cyc = read_cycles(txt)  # (n, 4)
         start, end = cyc[:, 0], cyc[:, 1]
         late = start >= duration
@@ -183,14 +183,22 @@ class ICBHI(SegmentDataset):
         label = four if self.task == "4class" else np.where(binary == 1, "abnormal", "normal")
         info = parse_stem(stem)
         patient = info["patient"]
-        age = float(demo.at[patient, "age"]) if patient in demo.index else float("nan")
-        sex = demo.at[patient, "sex"] if patient in demo.index else None
-        table = pd.DataFrame({
-            "path": str(wav), "recording": stem, "split_name": entry, "split": which,
+        known = patient in demo.index
+        age = float(demo.at[patient, "age"]) if known else float("nan")
+        sex = demo.at[patient, "sex"] if known and isinstance(demo.at[patient, "sex"], str) else None
+        keep = ~late
+        n = int(keep.sum())
+        columns = {
             "cycle": np.arange(len(cyc)), "start": start, "end": np.minimum(end, duration), "clipped": clipped,
-            "label": label, "label_index": [self.classes.index(lab) for lab in label], "binary": binary,
-            "crackle": crackle, "wheeze": wheeze, "patient": patient, "age": age, "age_group": age_group(age),
-            "sex": sex, "diagnosis": diagnosis.get(patient), "location": info["location"], "mode": info["mode"],
-            "device": info["device"], "sample_rate": sr,
-        })
-        return table[~late]
+            "label": label, "label_index": np.array([self.classes.index(x) for x in label], dtype=np.int64),
+            "binary": binary, "crackle": crackle, "wheeze": wheeze,
+        }
+        out = {k: v[keep] for k, v in columns.items()}
+        scalars = {
+            "path": str(wav), "recording": stem, "split_name": entry, "split": which, "patient": patient, "age": age,
+            "age_group": age_group(age), "sex": sex, "diagnosis": diagnosis.get(patient), "location": info["location"],
+            "mode": info["mode"], "device": info["device"], "sample_rate": sr,
+        }
+        for k, v in scalars.items():
+            out[k] = np.full(n, v, dtype=type(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else object)
+        return out
