@@ -60,9 +60,14 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "class, the data's own view of the same question."),
         ("code", "bands = ex.band_evidence(study, data)\n"
                  "fig = plots.band_profile(bands, 'value', bands.attrs['ylabel'], bands.attrs['title'], "
-                 "study.data_label, hue='series', marks=bands.attrs['marks_hz'])\n"
+                 "study.data_label, hue='series', spans=bands.attrs['spans_hz'])\n"
                  "study.save_figure(fig, 'band_evidence')\nstudy.save_table(bands, 'band_evidence')\n"
-                 "ex.finish_data(study, data, counts)\nfig"),
+                 "bands"),
+        ("md", "## The devices\n\nEach simulated stethoscope colours the sound with its own frequency response, "
+               "a nuisance the network must learn to ignore (real recordings: unknown)."),
+        ("code", "responses = ex.device_responses(data.truth)\n"
+                 "fig = plots.device_responses(responses, study.data_label)\n"
+                 "study.save_figure(fig, 'device_responses')\nex.finish_data(study, data, counts)\nfig"),
     ],
     "02_tsa_placement": [
         ("md", "# Table I: where to put temporal self-attention\n\nThe paper places TSA after the frequency "

@@ -50,13 +50,13 @@ def example_spectrograms(examples: Sequence[tuple[str, np.ndarray]], band_hz: np
     """One log-Mel per class: ``examples`` are (class, (F, T) dB array); y in Hz (band centres), x in s."""
     with _style():
         n = len(examples)
-        fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
-        for ax, (label, spec) in zip(axes[0], examples):
+        fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), squeeze=False, layout="constrained")
+        for i, (ax, (label, spec)) in enumerate(zip(axes[0], examples)):
             im = ax.imshow(spec, origin="lower", aspect="auto", cmap="magma",
                            extent=(0, seconds, 0, spec.shape[0]))
             ticks = np.linspace(0, spec.shape[0] - 1, 5).astype(int)
             ax.set_yticks(ticks + 0.5, [f"{band_hz[t]:.0f}" for t in ticks])
-            ax.set(title=label, xlabel="time (s)", ylabel="Mel band centre (Hz)")
+            ax.set(title=label, xlabel="time (s)", ylabel="Mel band centre (Hz)" if i == 0 else "")
             ax.grid(False)
         fig.colorbar(im, ax=axes[0].tolist(), label="log-Mel power (dB)")
         _title(fig, "An example cycle per class", data_label)
@@ -77,14 +77,14 @@ def example_waveforms(examples: Sequence[tuple[str, np.ndarray]], sample_rate: i
 
 
 def band_profile(df: pd.DataFrame, value: str, ylabel: str, title: str, data_label: str,
-                 hue: str | None = None, marks: Sequence[float] = ()) -> plt.Figure:
-    """A per-band quantity over frequency: ``df`` has band_hz, ``value`` (and ``hue``); ``marks`` in Hz."""
+                 hue: str | None = None, spans: Sequence[tuple[float, float]] = ()) -> plt.Figure:
+    """A per-band quantity over frequency: ``df`` has band_hz, ``value`` (and ``hue``); ``spans`` (Hz) shaded."""
     with _style():
         fig, ax = plt.subplots(figsize=(8, 3.2))
         sns.lineplot(data=df, x="band_hz", y=value, hue=hue, palette=PALETTE if hue else None, marker="o",
                      ms=3, ax=ax)
-        for hz in marks:
-            ax.axvline(hz, color="grey", alpha=0.3, lw=4)
+        for lo, hi in spans:
+            ax.axvspan(lo, hi, color="grey", alpha=0.2, lw=0)
         ax.set(xscale="log", xlabel="Mel band centre frequency (Hz, log scale)", ylabel=ylabel)
         _title(fig, title, data_label)
         fig.tight_layout()
@@ -102,13 +102,13 @@ def tsa_ablation(df: pd.DataFrame, data_label: str) -> plt.Figure:
         axes[0].scatter(x, paper, color=PAPER_COLOR, marker="D", zorder=3, label="paper (ICBHI)")
         axes[0].set(xticks=x, ylabel="AS (%)", xlabel="TSA placement")
         axes[0].set_xticklabels(df["placement"], rotation=30, ha="right")
-        axes[0].legend(loc="lower right")
+        axes[0].legend(loc="upper left", fontsize=8)
         axes[1].bar(x, df["GFLOPs_paper_input"], color=sns.color_palette(PALETTE)[1], label="ours, 64 x 251 input")
         axes[1].scatter(x, df["paper_GFLOPs"].to_numpy(dtype=float), color=PAPER_COLOR, marker="D", zorder=3,
                         label="paper")
         axes[1].set(xticks=x, ylabel="GFLOPs (1 MAC = 1 FLOP)", xlabel="TSA placement")
         axes[1].set_xticklabels(df["placement"], rotation=30, ha="right")
-        axes[1].legend(loc="upper right")
+        axes[1].legend(loc="lower left", fontsize=8)
         _title(fig, "TSA placement (Table I)", data_label)
         fig.tight_layout()
     return fig
@@ -124,7 +124,8 @@ def band_retention(curves: pd.DataFrame, paper_peak: int, data_label: str) -> pl
             for i, (method, g) in enumerate(sub.groupby("method", sort=False)):
                 g = g.sort_values("n_bands")
                 c = sns.color_palette(PALETTE)[i]
-                ax.plot(g["n_bands"], g["score_mean"] * 100, marker="o", color=c, label=method)
+                ax.plot(g["n_bands"], g["score_mean"] * 100, marker="os^"[i % 3], ls=["-", "--", ":"][i % 3],
+                        color=c, label=method)
                 ax.fill_between(g["n_bands"], (g["score_mean"] - g["score_std"]) * 100,
                                 (g["score_mean"] + g["score_std"]) * 100, color=c, alpha=0.15)
             ax.axvline(paper_peak, color=PAPER_COLOR, ls="--", lw=1, label=f"paper's peak ({paper_peak})")
@@ -226,5 +227,20 @@ def agreement_heatmap(df: pd.DataFrame, data_label: str) -> plt.Figure:
                     cbar_kws={"label": "Spearman rank correlation of band importances"}, ax=ax)
         ax.set(xlabel="attribution (method, fold)", ylabel="attribution (method, fold)")
         _title(fig, "Do attribution methods rank bands alike?", data_label)
+        fig.tight_layout()
+    return fig
+
+
+def device_responses(df: pd.DataFrame, data_label: str) -> plt.Figure:
+    """Frequency response of each simulated stethoscope: ``df`` has device, freq_hz, gain_db."""
+    with _style():
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        if len(df):
+            sns.lineplot(data=df, x="freq_hz", y="gain_db", hue="device", palette=PALETTE, marker="o", ms=3, ax=ax)
+        else:
+            ax.text(0.5, 0.5, "real recordings: the devices' responses are unknown", ha="center",
+                    transform=ax.transAxes)
+        ax.set(xscale="log", xlabel="frequency (Hz, log scale)", ylabel="gain (dB)")
+        _title(fig, "Device frequency responses", data_label)
         fig.tight_layout()
     return fig

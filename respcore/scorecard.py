@@ -155,6 +155,10 @@ def lambda_effect(S: Summaries) -> Verdict:
     why = _accuracy_ok(s)
     if why:
         return ours, _source(s), NOT_TESTABLE, why
+    ties, lams = s.get("lambda_ties", {}), s.get("lambdas", [])
+    flat = [t for t, v in ties.items() if lams and len(v) == len(lams)]
+    if flat:
+        return ours, _source(s), NOT_TESTABLE, f"every lambda gave the same score ({', '.join(flat)})"
     lo, hi = LAMBDA_BEST["multiclass"]
     ok = best["binary"] >= LAMBDA_BEST["binary"][0] - 0.1 and lo - 0.1 <= best["multiclass"] <= hi + 0.1
     return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \

@@ -1,0 +1,114 @@
+"""Beyond the paper: attribution agreement, missing or wrong age, and the effect of lambda."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .context import Study
+from .data import StudyData
+from .tables import RUNS_DIR, cross_validate, train_config
+
+AGREEMENT_METHODS = ("gradcam", "ig")
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two (F,) vectors (average ranks for ties)."""
+    ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def attribution_agreement(study: Study, data: StudyData) -> pd.DataFrame:
+    """Spearman rho between per-band importances of every (method, fold) pair of the CNN-TSA fold models.
+
+    Importance per band = attribution on the fold's validation data, mean over classes. Returns rows
+    (a, b, method_a, method_b, fold_a, fold_b, rho) for every ordered pair, a == b included (rho 1).
+    """
+    from ..fbs import band_attributions
+
+    cv = cross_validate(study, data.train, train_config(study, data))
+    imp = {}
+    for j, fit in enumerate(cv.fits):
+        val = data.train.subset(cv.folds[j % len(cv.folds)][1])
+        for m in AGREEMENT_METHODS:
+            a = band_attributions(fit.model, val, m, batch_size=study.profile.batch_size).numpy()  # (C, F)
+            imp[(m, j)] = np.nanmean(a, axis=0)
+    rows = [{"a": f"{ma} f{ja}", "b": f"{mb} f{jb}", "method_a": ma, "method_b": mb, "fold_a": ja, "fold_b": jb,
+             "rho": _spearman(imp[(ma, ja)], imp[(mb, jb)])}
+            for (ma, ja), (mb, jb) in itertools.product(imp, imp)]
+    return pd.DataFrame(rows)
+
+
+def agreement_summary(agreement: pd.DataFrame) -> dict[str, float]:
+    """Mean rho between methods on the same fold, and within each method across folds."""
+    off = agreement[agreement["a"] != agreement["b"]]
+    same_fold = off[(off["method_a"] != off["method_b"]) & (off["fold_a"] == off["fold_b"])]
+    out = {"gradcam_vs_ig_same_fold": float(same_fold["rho"].mean())}
+    for m in AGREEMENT_METHODS:
+        within = off[(off["method_a"] == m) & (off["method_b"] == m)]
+        out[f"{m}_across_folds"] = float(within["rho"].mean()) if len(within) else float("nan")
+    return out
+
+
+def age_robustness(study: Study, data: StudyData) -> pd.DataFrame:
+    """The age router on the test split with true, missing and wrong (swapped) age groups.
+
+    Returns rows (condition, AS, Sp, Se, to_pediatric, to_adult, fallbacks, n): where the router sent
+    the cycles; fallbacks went to the unified model (age unknown, or no model for the group).
+    """
+    from ..metrics import scores
+    from .tables import fit_router
+
+    router = fit_router(study, data).router
+    groups = data.test.meta["age_group"].to_numpy(dtype=object)
+    swap = {"pediatric": "adult", "adult": "pediatric"}
+    conditions = {
+        "true age": groups,
+        "age missing": np.full(len(groups), None, dtype=object),
+        "half missing": np.where(np.arange(len(groups)) % 2 == 0, None, groups),
+        "wrong group": np.array([swap.get(g) for g in groups], dtype=object),
+    }
+    rows = []
+    for name, g in conditions.items():
+        test = replace(data.test, meta=data.test.meta.assign(age_group=g))
+        pred = router.predict_logits(test).argmax(1).numpy()
+        s = scores(test.y.numpy(), pred, n_classes=test.n_classes)
+        c = router.last_counts
+        rows.append({"condition": name, "AS": s["AS"], "Sp": s["Sp"], "Se": s["Se"],
+                     "to_pediatric": c.get("pediatric", 0), "to_adult": c.get("adult", 0),
+                     "fallbacks": c["fallback_missing_age"] + c["fallback_no_model"], "n": len(groups)})
+    return pd.DataFrame(rows)
+
+
+def lambda_sweep(study: Study, *, binary: StudyData, multiclass: StudyData) -> pd.DataFrame:
+    """IS with each lambda on both tasks: rows (task, lambda, score, n_bands, trainings), score = best round's
+    validation score. Lambdas: 0, 0.5, 1 (smoke) or 0 to 1 by 0.25."""
+    from ..fbs import importance_selection
+
+    lams = (0.0, 0.5, 1.0) if study.profile.name == "smoke" else (0.0, 0.25, 0.5, 0.75, 1.0)
+    p = study.profile
+    rows = []
+    for task, data in (("binary", binary), ("multiclass", multiclass)):
+        cfg = train_config(study, data)
+        for lam in lams:
+            sel = importance_selection(data.train, cfg, k=p.folds, r=p.band_step, lam=lam, patience=None,
+                                       min_bands=p.min_bands, seeds=range(p.seeds), root=RUNS_DIR, test=data.test)
+            best = sel.frame().iloc[sel.best_round]
+            metric = sel.params["select_metric"]
+            rows.append({"task": task, "lambda": lam, "score": float(best[f"val_{metric}"]),
+                         "n_bands": int(best["n_bands"]), "trainings": int(sel.cost["trainings"])})
+    return pd.DataFrame(rows)
+
+
+def finish_beyond(study: Study, agreement: pd.DataFrame, robustness: pd.DataFrame, sweep: pd.DataFrame) -> None:
+    """Write notebook 07's summary: agreement means, age robustness, best lambda per task."""
+    ties = {t: sorted(g.loc[np.isclose(g["score"], g["score"].max()), "lambda"].tolist())
+            for t, g in sweep.groupby("task")}
+    best = {t: float(np.mean(v)) for t, v in ties.items()}  # several tied lambdas: their mean
+    study.save_summary({"agreement": agreement_summary(agreement), "best_lambda": best, "lambda_ties": ties,
+                        "lambdas": sorted(sweep["lambda"].unique().tolist()),
+                        "age_robustness": robustness.to_dict("records")})

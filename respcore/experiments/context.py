@@ -1,0 +1,148 @@
+"""What every results notebook shares: its parameters, its data, its results folder, its header.
+
+A notebook calls :func:`setup` with the flat literals of its ``parameters`` cell and gets a
+:class:`Study`; every table, figure and summary it saves goes to ``<out_dir>/<notebook>/``.
+"""
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..io import read_json, write_json
+from ..profiles import Profile, get_profile
+
+DATASETS = ("synthetic", "icbhi", "sprsound")
+# Flavour of the built-in corpus: it imitates ICBHI (4 classes, children and adults).
+SYNTHETIC_FLAVOR = "icbhi"
+
+
+@dataclass
+class Study:
+    """One notebook's run: resolved parameters and its results folder ``out``."""
+
+    notebook: str
+    dataset: str  # "synthetic", "icbhi" or "sprsound"
+    data_root: Path
+    profile: Profile  # with the notebook's epochs / folds / seeds overrides applied
+    device: str  # "cpu" or "cuda", resolved from "auto"
+    out: Path  # results/<notebook>/
+
+    @property
+    def is_real(self) -> bool:
+        return self.dataset != "synthetic"
+
+    @property
+    def data_label(self) -> str:
+        """How every table and figure names its data: never ambiguous about real versus synthetic."""
+        return f"REAL {self.dataset.upper()}" if self.is_real else "SYNTHETIC corpus (not real patients)"
+
+    def params(self) -> dict[str, Any]:
+        return {"notebook": self.notebook, "dataset": self.dataset, "data_root": str(self.data_root),
+                "real_data": self.is_real, "profile": self.profile.to_dict(), "device": self.device,
+                "code_version": code_version()}
+
+    def header(self) -> str:
+        """Markdown admonition stating data, profile and parameters, shown at the top of the page."""
+        p = self.profile
+        kind = "important" if self.is_real else "warning"
+        what = ("Results on the real dataset." if self.is_real else
+                "Every number on this page comes from the built-in synthetic corpus, not from patients; "
+                "it tests the method's mechanics, not its clinical accuracy.")
+        return (f":::{{{kind}}} Data: {self.data_label}\n{what}\n\n"
+                f"- data root: `{self.data_root}`\n"
+                f"- profile: **{p.name}** (epochs {p.epochs}, folds {p.folds}, seeds {p.seeds}, "
+                f"width x{p.width}, {p.cycle_seconds:g} s cycles, FBS step {p.band_step} bands)\n"
+                f"- device: {self.device}; code version {code_version()}\n:::\n")
+
+    # -- saving ---------------------------------------------------------------------------------
+    def save_table(self, df: pd.DataFrame, name: str) -> Path:
+        path = self.out / f"{name}.csv"
+        df.to_csv(path, index=False)
+        return path
+
+    def save_figure(self, fig: Any, name: str) -> Path:
+        path = self.out / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        return path
+
+    def save_summary(self, summary: dict[str, Any]) -> Path:
+        """Key numbers the scorecard reads (``summary.json``), with the run's data and profile."""
+        return write_json(self.out / "summary.json", {"dataset": self.dataset, "real_data": self.is_real,
+                                                      "profile": self.profile.name, **summary})
+
+
+def code_version() -> str:
+    """The git commit of the checkout (with '+dirty' when it has changes), or 'unknown'."""
+    try:
+        root = Path(__file__).resolve().parents[2]
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when available, else 'cpu'; 'cuda' without a GPU is a clear error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA GPU is available; use device='auto' or 'cpu'")
+    if device not in {"cpu", "cuda"}:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
+    return device
+
+
+def synthetic_corpus(profile: str, root: str | Path = "data/synthetic", seed: int = 0) -> tuple[Path, dict]:
+    """Generate (or reuse) the built-in corpus sized for ``profile``; returns (folder, ground truth)."""
+    from ..datasets import make_synthetic
+
+    prof = get_profile(profile)
+    folder = Path(root) / f"{SYNTHETIC_FLAVOR}-{prof.corpus_size}-seed{seed}"  # one corpus per folder
+    path, truth = make_synthetic(folder, flavor=SYNTHETIC_FLAVOR, size=prof.corpus_size, seed=seed, mel=prof.mel())
+    return Path(path), truth
+
+
+def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: int = 0, folds: int = 0,
+          seeds: int = 0, device: str = "auto", out_dir: str = "results") -> Study:
+    """Resolve a notebook's flat parameters, create ``<out_dir>/<notebook>/`` and write ``params.json``.
+
+    ``epochs``, ``folds``, ``seeds`` of 0 keep the profile's values. ``data_root`` "" with the synthetic
+    dataset generates the built-in corpus under ``data/synthetic``.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
+    prof = get_profile(profile)
+    overrides = {k: v for k, v in {"epochs": epochs, "folds": folds, "seeds": seeds}.items() if v}
+    if any(v < 0 for v in overrides.values()):
+        raise ValueError(f"epochs, folds and seeds must be >= 0, got {overrides}")
+    prof = replace(prof, **overrides)
+    if not data_root:
+        if dataset != "synthetic":
+            raise ValueError(f"dataset {dataset!r} needs data_root: the folder you downloaded")
+        root, _ = synthetic_corpus(profile)
+    else:
+        root = Path(data_root).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"data_root {root} does not exist")
+    out = Path(out_dir) / notebook
+    out.mkdir(parents=True, exist_ok=True)
+    study = Study(notebook=notebook, dataset=dataset, data_root=Path(root).resolve(), profile=prof,
+                  device=resolve_device(device), out=out.resolve())
+    write_json(out / "params.json", {**study.params(), "python": platform.python_version()})
+    return study
+
+
+def read_summary(out_dir: str | Path, notebook: str) -> dict | None:
+    """A notebook's ``summary.json``, or None when that notebook has not run."""
+    path = Path(out_dir) / notebook / "summary.json"
+    return read_json(path) if path.is_file() else None

@@ -1,0 +1,148 @@
+"""End to end: the smoke study through papermill (via respcore.study), the book, its HTML, a browser screenshot.
+
+The study runs once per test session in a copy of the book's sources under a temporary folder, so a
+developer's own ``book/``, ``results/`` and ``_build/`` are never touched.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from respcore import published, study
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT_PAGES = [n for n in study.NOTEBOOKS if n != "01_data"]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+
+
+class _Tables(HTMLParser):
+    """Counts body rows of each <table>, and <img> tags, in an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[int] = []
+        self.images = 0
+        self._in_body = False
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "table":
+            self.tables.append(0)
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body and self.tables:
+            self.tables[-1] += 1
+        elif tag == "img":
+            self.images += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+
+
+def _parse(path: Path) -> tuple[_Tables, str]:
+    text = path.read_text(encoding="utf-8")
+    p = _Tables()
+    p.feed(text)
+    return p, text
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """Run the whole smoke study into a copy of the book sources; returns that root."""
+    root = tmp_path_factory.mktemp("study")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("_*", ".*"))
+    (root / "book").mkdir()
+    for md in (ROOT / "book").glob("*.md"):
+        shutil.copy(md, root / "book" / md.name)
+    (root / "book" / "_toc.yml").symlink_to("../_toc.yml")
+    for cache in ("data", "cache"):  # reuse the generated corpus and feature cache (both git-ignored)
+        (ROOT / cache).mkdir(exist_ok=True)
+        (root / cache).symlink_to(ROOT / cache)
+    cfg = study.StudyConfig(profile="smoke", dataset="synthetic", device="cpu", root=root)
+    index = study.run_study(cfg)
+    assert index == root / "_build" / "html" / "index.html"
+    return root
+
+
+@pytest.mark.slow
+def test_every_notebook_ran_and_saved_its_results(built: Path) -> None:
+    for name in study.NOTEBOOKS:
+        assert (built / "book" / f"{name}.ipynb").is_file(), f"{name} was not executed into book/"
+        out = built / "results" / name
+        assert (out / "params.json").is_file(), f"{name}: no params.json"
+        assert list(out.glob("*.csv")), f"{name}: no table saved"
+        if name != "scorecard":
+            assert list(out.glob("*.png")), f"{name}: no figure saved"
+            assert (out / "summary.json").is_file(), f"{name}: no summary.json for the scorecard"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", RESULT_PAGES + ["01_data"])
+def test_results_page_has_its_table_figure_and_data_banner(built: Path, name: str) -> None:
+    page = built / "_build" / "html" / f"{name}.html"
+    assert page.is_file(), f"no HTML page for {name}"
+    parsed, text = _parse(page)
+    assert parsed.tables and max(parsed.tables) > 0, f"{name}: no table with rows"
+    if name != "scorecard":
+        assert parsed.images >= 1, f"{name}: no figure"
+    assert "SYNTHETIC corpus" in text and "profile: <strong>smoke</strong>" in text, f"{name}: data banner missing"
+    assert "Traceback (most recent call last)" not in text, f"{name}: a traceback reached the book"
+
+
+@pytest.mark.slow
+def test_scorecard_has_a_row_per_claim(built: Path) -> None:
+    parsed, text = _parse(built / "_build" / "html" / "scorecard.html")
+    assert len(published.CLAIMS) in parsed.tables, f"scorecard rows {parsed.tables}"
+    for claim in published.CLAIMS:
+        assert claim.claim.split(" (")[0][:40] in text
+    # smoke training proves nothing: accuracy claims must say so, FLOPs claims stay testable
+    assert "not testable" in text and "smoke profile" in text
+
+
+@pytest.mark.slow
+def test_pages_order_and_links(built: Path) -> None:
+    _, index = _parse(built / "_build" / "html" / "index.html")
+    positions = [index.find(f'href="{n}.html"') for n in ["scorecard", *RESULT_PAGES[:-1]]]
+    assert all(p > 0 for p in positions), "every results page is linked from the front page"
+    assert positions[0] == min(positions), "the scorecard is the first results page"
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if exe:
+        return exe
+    try:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=300, check=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, timeout=600, check=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        pytest.skip(f"Debian's chromium is not installed and `apt-get install chromium` failed: {err}")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("apt-get ran but /usr/bin/chromium is still missing")
+    return "/usr/bin/chromium"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["scorecard", "02_tsa_placement", "03_band_retention"])
+def test_results_pages_render_in_a_browser(built: Path, name: str, tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    exe = _chromium()
+    shot = tmp_path / f"{name}.png"
+    page = built / "_build" / "html" / f"{name}.html"
+    cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600",
+           f"--screenshot={shot}", page.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), f"no screenshot: {proc.stderr[-2000:]}"
+    img = imread(shot)[..., :3]  # (H, W, 3) floats in [0, 1]
+    assert img.shape[:2] == (1600, 1280)
+    dark = (img.mean(axis=-1) < 0.5).mean()
+    assert 0.005 < dark < 0.6, f"{name}: the page looks blank or black ({dark:.1%} dark pixels)"
+    assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50, f"{name}: too few colours"
