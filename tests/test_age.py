@@ -1,0 +1,70 @@
+"""Age routing: each sample to its age group's model, fallbacks counted; age-specific training table."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from planted import planted_featureset
+from respcore.age import AgeRouter, sample_groups, train_age_models
+from respcore.train import TrainConfig
+
+
+class Constant(nn.Module):
+    """Always predicts class ``c`` (of 3)."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.nn.functional.one_hot(torch.tensor(c), 3).float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(x.shape[0], 3)
+
+
+def test_router_routes_by_age_and_counts_fallbacks():
+    ages = np.array([5.0, 40.0, np.nan, 17.9, 18.0, np.nan])
+    data = planted_featureset(6, n_patients=6, ages=ages)
+    router = AgeRouter({"pediatric": Constant(0), "adult": Constant(1)}, fallback=Constant(2))
+    pred = router.predict_logits(data).argmax(1).tolist()
+    assert pred == [0, 1, 2, 0, 1, 2]  # 17.9 is pediatric, 18.0 adult, missing -> unified
+    assert router.last_counts == {"pediatric": 2, "adult": 2, "fallback_missing_age": 2, "fallback_no_model": 0}
+    out = router(data.x, sample_groups(data))  # the tensor path routes the same way
+    assert out.argmax(1).tolist() == pred
+    assert router.counts["fallback_missing_age"] == 4  # counts accumulate over calls
+
+
+def test_router_without_a_group_model_falls_back_and_says_so():
+    data = planted_featureset(4, n_patients=4, ages=np.array([3.0, 50.0, 70.0, np.nan]))
+    router = AgeRouter({"pediatric": Constant(0)}, fallback=Constant(2))
+    assert router.predict_logits(data).argmax(1).tolist() == [0, 2, 2, 2]
+    assert router.last_counts["fallback_no_model"] == 2 and router.last_counts["fallback_missing_age"] == 1
+    with pytest.raises(ValueError, match="unknown age groups"):
+        AgeRouter({"elderly": Constant(0)}, fallback=Constant(2))
+
+
+def test_train_age_models_reports_each_model_on_each_group(tmp_path):
+    train = planted_featureset(96, n_patients=24)
+    i = np.arange(48)
+    ages = np.where(i % 3 == 0, np.nan, np.where((i // 2) % 2 == 0, 9.0, 44.0))  # both labels in each group
+    test = planted_featureset(48, n_patients=12, seed=1, ages=ages)
+    config = TrainConfig(backbone="cnn3", width=0.125, epochs=2, batch_size=16, device="cpu", num_threads=1)
+    result = train_age_models(train, config, test=test, k=3, root=tmp_path, progress=False)
+    table = result.table
+    assert set(table["model"]) == {"pediatric", "adult", "unified", "router"}
+    assert len(table) == 4 * 3 and not result.skipped
+    n_missing = int(np.isnan(ages).sum())
+    router_all = table[(table.model == "router") & (table.test_subset == "all")].iloc[0]
+    assert router_all["fallback_missing_age"] == n_missing and router_all["n"] == 48
+    ped = table[(table.model == "pediatric") & (table.test_subset == "pediatric")].iloc[0]
+    assert ped["n"] == int((ages < 18).sum()) and 0 <= ped["AS"] <= 1
+    # the pediatric model trained on pediatric patients only
+    assert set(result.fits["pediatric"].history.columns) >= {"loss", "val_AS"}
+
+
+def test_train_age_models_skips_a_group_without_patients(tmp_path):
+    train = planted_featureset(48, n_patients=12, ages=np.full(48, 7.0))  # all pediatric (as SPRSound)
+    config = TrainConfig(backbone="cnn3", width=0.125, epochs=1, batch_size=16, device="cpu", num_threads=1)
+    result = train_age_models(train, config, test=train, k=3, root=tmp_path, progress=False)
+    assert "adult" in result.skipped and "adult" not in result.fits
+    assert set(result.table["model"]) == {"pediatric", "unified", "router"}
