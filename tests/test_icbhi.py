@@ -120,6 +120,18 @@ def test_bad_demographic_and_split_lines(icbhi_root):
         ICBHI(icbhi_root, mel=SMALL_MEL)
 
 
+def test_kaggle_archive_without_split_file(tmp_path):
+    archive = tmp_path / "archive"
+    files = make_icbhi(archive / "Respiratory_Sound_Database" / "Respiratory_Sound_Database" / "audio_and_txt_files", kaggle=True)
+    (files / "ICBHI_challenge_train_test.txt").unlink()
+    (files / "demographic_info.txt").rename(archive / "demographic_info.txt")
+    ds = ICBHI(archive, "all", mel=SMALL_MEL, strict=True)
+    assert len(ds) == 6 and set(ds.metadata["split"]) == {"unknown"} and ds.metadata["age"].iloc[0] == 3.0
+    assert ds.report.counts()["notes"]["no split file"] == 1
+    with pytest.raises(DatasetError, match="missing split file"):
+        ICBHI(archive, "train", mel=SMALL_MEL)
+
+
 def test_not_a_dataset_lists_missing_files(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(DatasetError, match="missing split file .*demographic file.*annotation files.*recordings"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..features import MelConfig
-from .icbhi import ICBHI, SPLIT_FILES, find_file
+from .icbhi import DEMOGRAPHIC_FILES, ICBHI, SPLIT_FILES, find_file
 from .icbhi_files import parse_stem
 from .load import GROUND_TRUTH, synthetic_flavor
 from .report import DatasetError
@@ -20,7 +20,7 @@ def detect(root: str | Path) -> str:
         raise DatasetError(f"{root}: not a folder")
     if (root / GROUND_TRUTH).is_file():
         return synthetic_flavor(root)
-    if find_file(root, SPLIT_FILES) or any(parse_stem(p.stem) for p in root.glob("*.txt")):
+    if find_file(root, SPLIT_FILES + DEMOGRAPHIC_FILES) or any(parse_stem(p.stem) for p in root.glob("*.txt")):
         return "icbhi"
     if (root / "train_json").is_dir() or (root / "test_json").is_dir() or any(root.glob("*_json")):
         return "sprsound"

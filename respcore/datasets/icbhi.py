@@ -24,19 +24,27 @@ COLUMNS = ["path", "recording", "split_name", "split", "cycle", "start", "end", 
 FOUR_CLASS = np.array(["normal", "crackle", "wheeze", "both"])  # indexed by crackle + 2 * wheeze
 
 
+SEARCH_DEPTH = 3  # the Kaggle archive nests recordings in Respiratory_Sound_Database/*/audio_and_txt_files/
+
+
+def _below(root: Path, pattern: str) -> list[Path]:
+    """Paths matching ``pattern`` in ``root`` and up to SEARCH_DEPTH folders below it, shallowest first."""
+    return [p for depth in range(SEARCH_DEPTH + 1) for p in sorted(root.glob("*/" * depth + pattern))]
+
+
 def find_file(root: Path, names: tuple[str, ...]) -> Path | None:
-    """First of ``names`` found in ``root`` or one folder below it (e.g. ``ICBHI_final_database/``)."""
+    """First of ``names`` found in ``root`` or a few folders below it (e.g. ``ICBHI_final_database/``)."""
     for name in names:
-        for candidate in [root / name, *sorted(root.glob(f"*/{name}"))]:
+        for candidate in _below(root, name):
             if candidate.is_file():
                 return candidate
     return None
 
 
 def _recording_files(root: Path, ext: str) -> dict[str, Path]:
-    """{stem: path} of recording-named files in ``root`` and one folder below; a stem twice is an error."""
+    """{stem: path} of recording-named files in ``root`` and a few folders below; a stem twice is an error."""
     found: dict[str, Path] = {}
-    for p in sorted([*root.glob(f"*.{ext}"), *root.glob(f"*/*.{ext}")]):
+    for p in _below(root, f"*.{ext}"):
         if parse_stem(p.stem):
             if p.stem in found:
                 raise DatasetError(f"{root}: {p.stem}.{ext} found twice ({found[p.stem]}, {p})")
@@ -78,7 +86,7 @@ class ICBHI(SegmentDataset):
         self.classes = TASKS[task]
         self.metadata = self._build()
 
-    def _locate(self) -> tuple[Path, Path, Path | None, dict[str, Path], dict[str, Path]]:
+    def _locate(self) -> tuple[Path | None, Path, Path | None, dict[str, Path], dict[str, Path]]:
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: not a folder")
         split_file = find_file(self.root, SPLIT_FILES)
@@ -87,8 +95,8 @@ class ICBHI(SegmentDataset):
         txts = _recording_files(self.root, "txt")
         wavs = _recording_files(self.root, "wav")
         missing = []
-        if split_file is None:
-            missing.append(f"split file ({' or '.join(SPLIT_FILES)})")
+        if split_file is None and self.split != "all":
+            missing.append(f"split file ({' or '.join(SPLIT_FILES)}; only split='all' works without it)")
         if demo_file is None:
             missing.append(f"demographic file ({' or '.join(DEMOGRAPHIC_FILES)})")
         if not txts:
@@ -129,9 +137,12 @@ class ICBHI(SegmentDataset):
     def _build(self) -> pd.DataFrame:
         split_file, demo_file, diag_file, txts, wavs = self._locate()
         self.split_file = split_file
-        self._files = [split_file, demo_file, *([diag_file] if diag_file else []), *txts.values(), *wavs.values()]
-        entries = read_split(split_file)
-        matched = self._match_split(entries, txts)
+        self._files = [f for f in (split_file, demo_file, diag_file) if f] + [*txts.values(), *wavs.values()]
+        if split_file is None:  # the Kaggle archive ships no split file: every recording, split unknown
+            self.report.note("no split file", f"none of {SPLIT_FILES} under {self.root}: split column is 'unknown'")
+            matched = {stem: (stem, "unknown") for stem in txts}
+        else:
+            matched = self._match_split(read_split(split_file), txts)
         train = {parse_stem(s)["patient"] for s, (_, w) in matched.items() if w == "train"}
         test = {parse_stem(s)["patient"] for s, (_, w) in matched.items() if w == "test"}
         self.shared_patients = sorted(train & test)

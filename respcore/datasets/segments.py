@@ -75,7 +75,8 @@ class SegmentDataset:
         return {c: int(vc.get(c, 0)) for c in self.classes}
 
     def files_fingerprint(self) -> str:
-        return files_fingerprint(sorted(set(self._files)), None)
+        """Hash of every dataset file read (names relative to the root, sizes, mtimes): the cache key part."""
+        return files_fingerprint(sorted(set(self._files)), self.root)
 
     def features(self, *, cache_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 256) -> FeatureSet:
         """Every item's log-Mel at once: decoded in a small thread pool, cut, fitted and transformed in
