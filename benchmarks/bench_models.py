@@ -1,0 +1,133 @@
+"""Inference benchmarks: latency and throughput per model, and whether removed bands save real time.
+
+Each function returns rows (plain dicts, see ``row``) that ``run.py`` prints and writes.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+import respcore
+from settings import Settings
+from timing import median_ratio, time_call, time_interleaved
+
+
+def row(section: str, case: str, metric: str, value: float | int | str | bool | None, unit: str, *,
+        device: str, batch: int | None = None, load1: float | None = None, note: str = "") -> dict:
+    """One result: what was measured (section, case, metric), its value and unit, and the conditions."""
+    if isinstance(value, float):
+        value = round(value, 6)
+    return {"section": section, "case": case, "metric": metric, "value": value, "unit": unit,
+            "device": device, "batch": batch, "load1": load1, "note": note}
+
+
+def build(tsa: str, n_bands: int, s: Settings, *, backbone: str = "cnn6") -> nn.Module:
+    """An untrained model in eval mode on the benchmark device."""
+    model = respcore.build_model(backbone, s.n_classes, n_bands=n_bands, tsa=tsa, width=s.width)
+    return model.to(s.device).eval()
+
+
+def forward_fn(model: nn.Module, x: torch.Tensor, *, grad: bool = False) -> Callable[[], torch.Tensor]:
+    """A no-argument call of ``model(x)`` under ``torch.inference_mode`` (or with autograd on)."""
+    if grad:
+        return lambda: model(x)
+
+    def call() -> torch.Tensor:
+        with torch.inference_mode():
+            return model(x)
+
+    return call
+
+
+def model_cases(s: Settings) -> list[tuple[str, str, int]]:
+    """(name, tsa placement, bands): CNN6, CNN-TSA at each placement, CNN-TSA[post] with fewer bands."""
+    cases = [("CNN6", "none", 64)]
+    cases += [(f"CNN-TSA[{p}]", p, 64) for p in s.placements]
+    cases += [(f"CNN-TSA[post] {b} bands", "post", b) for b in s.bands if b != 64]
+    return cases
+
+
+def bench_inference(s: Settings) -> list[dict]:
+    """Parameters, MACs per sample, latency and throughput of every model case at every batch size."""
+    rows = []
+    for name, tsa, n_bands in model_cases(s):
+        model = build(tsa, n_bands, s)
+        shape = (1, 1, n_bands, s.frames)
+        cost = respcore.count_flops(model, shape)
+        rows.append(row("inference", name, "params", cost["params"], "",
+                        device=s.device))
+        rows.append(row("inference", name, "MACs/sample", cost["macs"] / 1e9, "G", device=s.device,
+                        note=f"input {n_bands}x{s.frames}, width {s.width}"))
+        for batch in s.batches:
+            x = torch.randn(batch, 1, n_bands, s.frames, device=s.device)
+            t = time_call(forward_fn(model, x), warmup=s.warmup, repeats=s.repeats, device=s.device)
+            rows.append(row("inference", name, "latency", t.median_s * 1e3, "ms/batch", device=s.device,
+                            batch=batch, load1=t.load1, note=f"min {t.min_s * 1e3:.1f} max {t.max_s * 1e3:.1f}"))
+            rows.append(row("inference", name, "throughput", batch / t.median_s, "samples/s",
+                            device=s.device, batch=batch, load1=t.load1))
+    return rows
+
+
+def bench_band_scaling(s: Settings, *, channels_last: bool = False) -> list[dict]:
+    """FLOPs ratio versus measured time ratio when bands are removed (CNN-TSA[post], largest batch).
+
+    The band counts run round-robin in each round, and the time ratio is the median of the per-round
+    ratios, so a load change on a shared machine does not fake a speed-up.
+    """
+    batch, tag = s.big_batch, "channels_last" if channels_last else "default"
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    models, fns, macs = {}, {}, {}
+    for b in s.bands:
+        models[b] = build("post", b, s).to(memory_format=fmt)
+        x = torch.randn(batch, 1, b, s.frames, device=s.device).contiguous(memory_format=fmt)
+        fns[b] = forward_fn(models[b], x)
+        macs[b] = respcore.count_flops(models[b], (1, 1, b, s.frames))["macs"]
+    timings, rounds = time_interleaved(fns, warmup=s.warmup, repeats=s.repeats, device=s.device)
+    ref = max(s.bands)
+    rows = []
+    for b in s.bands:
+        flops_ratio = macs[ref] / macs[b]
+        time_ratio = median_ratio(rounds, ref, b)
+        case = f"{b} of {ref} bands ({tag})"
+        load = timings[b].load1
+        rows += [
+            row("band_scaling", case, "time", timings[b].median_s * 1e3, "ms/batch", device=s.device,
+                batch=batch, load1=load),
+            row("band_scaling", case, "flops_ratio", flops_ratio, "x", device=s.device, batch=batch),
+            row("band_scaling", case, "time_ratio", time_ratio, "x", device=s.device, batch=batch, load1=load,
+                note="median of per-round ratios"),
+            row("band_scaling", case, "efficiency", time_ratio / flops_ratio, "time/flops", device=s.device,
+                batch=batch, load1=load, note="1.0 = the time saved tracks the FLOPs saved"),
+        ]
+        if b * 2 == ref and s.device == "cpu" and not channels_last:
+            rows.append(row("band_scaling", case, "target>=1.6x", bool(time_ratio >= 1.6), "", device=s.device,
+                            batch=batch, load1=load, note=f"measured {time_ratio:.2f}x"))
+    return rows
+
+
+def bench_speed_options(s: Settings) -> list[dict]:
+    """Same-run speed-ups of inference options for CNN-TSA[post] at 64 bands and the largest batch:
+    ``inference_mode`` versus autograd on, channels-last memory format, and bf16 autocast on a GPU."""
+    batch = s.big_batch
+    base = build("post", 64, s)
+    x = torch.randn(batch, 1, 64, s.frames, device=s.device)
+    cl_model = build("post", 64, s).to(memory_format=torch.channels_last)
+    cl_model.load_state_dict(base.state_dict())
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    fns = {"inference_mode": forward_fn(base, x), "autograd_on": forward_fn(base, x, grad=True),
+           "channels_last": forward_fn(cl_model, x_cl)}
+    if torch.device(s.device).type == "cuda":
+        def bf16() -> torch.Tensor:
+            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+                return base(x)
+
+        fns["bf16_autocast"] = bf16
+    timings, rounds = time_interleaved(fns, warmup=s.warmup, repeats=s.repeats, device=s.device)
+    rows = []
+    for name in fns:
+        rows.append(row("speed_options", f"CNN-TSA[post] {name}", "speedup_vs_inference_mode",
+                        median_ratio(rounds, "inference_mode", name), "x", device=s.device, batch=batch,
+                        load1=timings[name].load1, note=f"median {timings[name].median_s * 1e3:.1f} ms/batch"))
+    return rows
