@@ -10,6 +10,9 @@ A results folder (e.g. ``results/real/sprsound``) holds:
 - ``folds.csv``: ``task, fold, patient``: the validation patients of every trained fold.
 - ``run.json``: plan (profile, folds, epochs, seeds, Mel settings), training config, data fingerprint,
   provenance (git commit, versions), wall times, command, protocol.
+
+Check a folder with ``python -m respcore.results_real check DIR``; compare a rerun with the committed
+results with ``python -m respcore.results_real compare results/real/sprsound RERUN_DIR``.
 """
 from __future__ import annotations
 
@@ -114,3 +117,54 @@ def check(folder: str | Path) -> list[str]:
     if sorted(set(scores["task"])) != sorted(run["tasks_done"]):
         problems.append(f"scores.csv tasks {sorted(set(scores['task']))} differ from run.json tasks_done")
     return problems
+
+
+def compare(committed: str | Path, rerun: str | Path) -> pd.DataFrame:
+    """Score by score, a rerun's summary beside the committed one.
+
+    Returns:
+        one row per (``KEYS``, score): ``committed``, ``rerun``, ``diff`` (rerun - committed, points),
+        ``spread`` (the larger of the two stds; NaN for single runs) and ``within`` (|diff| <= 2 spread).
+    Raises:
+        ValueError: the two runs read different data (their fingerprints differ) or share no rows.
+    """
+    a, b = load(committed), load(rerun)
+    fa, fb = a["run"]["data_fingerprint"]["sha1"], b["run"]["data_fingerprint"]["sha1"]
+    if fa != fb:
+        raise ValueError(f"data fingerprints differ ({fa} vs {fb}): the two runs did not read the same files")
+    merged = a["summary"].merge(b["summary"], on=list(KEYS), suffixes=("_committed", "_rerun"))
+    if merged.empty:
+        raise ValueError(f"{committed} and {rerun} share no (task, model, test set, selection) rows")
+    rows = []
+    for _, m in merged.iterrows():
+        for s in SCORES:
+            spread = np.nanmax([m[f"{s}_std_committed"], m[f"{s}_std_rerun"], -np.inf])
+            spread = float("nan") if not np.isfinite(spread) else float(spread)
+            diff = float(m[f"{s}_mean_rerun"] - m[f"{s}_mean_committed"])
+            rows.append({**{k: m[k] for k in KEYS}, "score": s, "committed": m[f"{s}_mean_committed"],
+                         "rerun": m[f"{s}_mean_rerun"], "diff": round(diff, 2), "spread": spread,
+                         "within": bool(abs(diff) <= 2 * spread) if np.isfinite(spread) else None})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m respcore.results_real check DIR`` or ``... compare COMMITTED RERUN``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m respcore.results_real")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("check").add_argument("folder")
+    cmp_ = sub.add_parser("compare")
+    cmp_.add_argument("committed")
+    cmp_.add_argument("rerun")
+    args = ap.parse_args(argv)
+    if args.cmd == "check":
+        problems = check(args.folder)
+        print("\n".join(problems) if problems else f"{args.folder}: well formed")
+        return 1 if problems else 0
+    print(compare(args.committed, args.rerun).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
