@@ -172,9 +172,8 @@ class SPRSound(SegmentDataset):
         if not self.event_level and record is None:
             raise DatasetError(f"{path}: no 'record_annotation' (2024/2025 releases label events only); "
                                f"task {self.task} needs record labels: use task 1-1 or 1-2 on this release")
-        self._files += [path, wav]
+        self._files.append(path)
         if not wav.is_file():
-            self._files.pop()
             self.report.skip("annotation without audio", f"{path}: no {wav}")
             return []
         try:
@@ -182,6 +181,7 @@ class SPRSound(SegmentDataset):
         except DatasetError as err:
             self.report.skip("unreadable audio", str(err))
             return []
+        self._files.append(wav)
         duration = n_frames / sr
         if unsorted and self.event_level:
             self.report.fix("events sorted by start time", f"{path}")
