@@ -4,7 +4,7 @@ Every number here was measured with :mod:`respcore.datasets.stats` from the real
 metadata files in ``../shared/realdata`` (ICBHI: all 920 annotation files and the official split and
 demographic files; SPRSound 2022: all 2,683 annotation files). ``tests/test_stats.py`` recomputes them
 when ``RESPCORE_REALDATA`` is set, so a drift between these constants and the data fails a test.
-Quantile lists are 11 evenly spaced quantiles (min, 10 %, ..., max).
+Quantile lists are at ``stats.QUANTILE_LEVELS`` (0, 1, 5, 10, 20, ..., 90, 95, 99, 100 %).
 """
 from __future__ import annotations
 
@@ -19,14 +19,16 @@ ICBHI_RECORDINGS_BY_AGE_GROUP = {"pediatric": 76, "adult": 838}  # 6 recordings 
 ICBHI_CYCLES_BY_AGE_GROUP = {"pediatric": 788, "adult": 6049}
 ICBHI_SHARED_PATIENTS = 2  # patients 156 and 218 are in both official splits
 ICBHI_DEVICES = {"AKGC417L": 646, "Meditron": 127, "LittC2SE": 87, "Litt3200": 60}  # recordings
-ICBHI_CYCLES_PER_RECORDING = [2.0, 5.0, 5.0, 6.0, 6.0, 7.0, 7.0, 8.0, 9.0, 11.0, 33.0]
+ICBHI_CYCLES_PER_RECORDING = [2.0, 3.0, 4.0, 5.0, 5.0, 6.0, 6.0, 7.0, 7.0, 8.0, 9.0, 11.0, 13.0, 19.81, 33.0]
 ICBHI_CYCLE_SECONDS = {  # cycle length quantiles by the patient's age group
-    "adult": [0.243, 1.485, 1.8887, 2.202, 2.404, 2.621, 2.9229, 3.289, 3.6671, 4.141, 16.163],
-    "pediatric": [0.2, 0.8958, 1.129, 1.329, 1.5148, 1.793, 2.0142, 2.2, 2.486, 2.843, 7.157],
+    "adult": [0.243, 0.738, 1.1588, 1.485, 1.8887, 2.202, 2.404, 2.621, 2.9229, 3.289, 3.6671, 4.141, 4.657,
+              6.411, 16.163],
+    "pediatric": [0.2, 0.3403, 0.6713, 0.8958, 1.129, 1.329, 1.5148, 1.793, 2.0142, 2.2, 2.486, 2.843, 3.4,
+                  6.2307, 7.157],
 }
 ICBHI_AGE_QUANTILES = {  # patient age quantiles (years) by age group
-    "pediatric": [0.25, 0.734, 1.0, 2.0, 2.2, 3.0, 3.8, 5.0, 9.4, 13.2, 16.0],
-    "adult": [19.0, 56.5, 61.0, 65.0, 66.0, 69.0, 71.0, 73.5, 75.0, 79.0, 93.0],
+    "pediatric": [0.25, 0.37, 0.616, 0.734, 1.0, 2.0, 2.2, 3.0, 3.8, 5.0, 9.4, 13.2, 14.0, 16.0, 16.0],
+    "adult": [19.0, 20.5, 54.5, 56.5, 61.0, 65.0, 66.0, 69.0, 71.0, 73.5, 75.0, 79.0, 81.5, 87.0, 93.0],
 }
 
 # --- SPRSound 2022 (sprsound_summary on annotations_2022/) ---
@@ -45,8 +47,10 @@ SPRSOUND_RECORDS = {  # records per split and record label
 }
 SPRSOUND_PATIENTS = {"train": 251, "inter": 41, "intra": 162}  # intra patients are all train patients
 SPRSOUND_EVENTS_PER_RECORD = 3.641  # over records that are not Poor Quality
-SPRSOUND_EVENT_SECONDS = [0.126, 0.581, 0.77, 0.93, 1.077, 1.22, 1.361, 1.523, 1.7354, 2.092, 7.152]
-SPRSOUND_AGE_QUANTILES = [0.2, 1.31, 2.62, 3.43, 4.1, 4.8, 5.3, 6.6, 7.98, 10.39, 16.2]
+SPRSOUND_EVENT_SECONDS = [0.126, 0.327, 0.467, 0.581, 0.77, 0.93, 1.077, 1.22, 1.361, 1.523, 1.7354, 2.092, 2.4462,
+                          3.3487, 7.152]
+SPRSOUND_AGE_QUANTILES = [0.2, 0.2, 0.555, 1.31, 2.62, 3.43, 4.1, 4.8, 5.3, 6.6, 7.98, 10.39, 11.845, 14.154,
+                          16.2]
 # Not from annotations: the README of ../shared/realdata (checked on every 2022 wav there) says 8 kHz,
 # 16-bit, mostly 9.216 s or 15.36 s long.
 SPRSOUND_SAMPLE_RATE = 8000

@@ -17,13 +17,15 @@ def spectral_mask(freqs: np.ndarray, ranges: Ranges, taper_hz: float = 15.0) -> 
     """(n_freq,) gains in [0, 1]: 1 inside the ranges, a raised-cosine taper just INSIDE each edge, 0 outside.
 
     The taper lies inside the range, so nothing leaks outside it (the confinement the ground truth relies on).
+    ``freqs`` must be ascending (as ``np.fft.rfftfreq`` gives).
     """
     gain = np.zeros_like(freqs, dtype=float)
     for lo, hi in ranges:
+        i, j = np.searchsorted(freqs, [lo, hi])
+        f = freqs[i:j]
         t = min(taper_hz, (hi - lo) / 2)
-        rise = np.clip((freqs - lo) / t, 0, 1)
-        fall = np.clip((hi - freqs) / t, 0, 1)
-        gain = np.maximum(gain, 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall)))
+        ramp = np.clip(np.minimum(f - lo, hi - f) / t, 0, 1)
+        gain[i:j] = np.maximum(gain[i:j], 0.5 - 0.5 * np.cos(np.pi * ramp))
     return gain
 
 
@@ -54,7 +56,7 @@ def band_noise(rng: np.random.Generator, n: int, sr: int, ranges: Ranges, tilt_d
 
     Drawn directly in the frequency domain (one inverse FFT); use a ``fast_length`` n for speed."""
     freqs = np.fft.rfftfreq(n, 1 / sr)
-    spec = (rng.standard_normal(freqs.size) + 1j * rng.standard_normal(freqs.size)) * spectral_mask(freqs, ranges)
+    spec = (rng.standard_normal(freqs.size, np.float32) + 1j * rng.standard_normal(freqs.size, np.float32)) * spectral_mask(freqs, ranges)
     if tilt_db_per_octave:
         spec *= 10 ** (tilt_db_per_octave * np.log2(np.maximum(freqs, 1.0) / ref_hz) / 20)
     x = np.fft.irfft(spec, n=n)
@@ -66,17 +68,16 @@ def breath_envelope(n: int, sr: int, starts: np.ndarray, ends: np.ndarray, insp_
                     exp_gain: np.ndarray) -> np.ndarray:
     """(n,) amplitude envelope of consecutive breaths: a sine-shaped inspiration of peak 1 then an
     expiration of peak ``exp_gain``; zero outside every breath. All breath arrays are (K,) seconds/ratios."""
-    if len(starts) == 0:
-        return np.zeros(n)
-    t = np.arange(n) / sr
-    k = np.searchsorted(starts, t, side="right") - 1  # breath index of each sample
-    inside = (k >= 0) & (t < ends[np.clip(k, 0, None)])
-    k = np.clip(k, 0, None)
-    phase = (t - starts[k]) / np.maximum(ends[k] - starts[k], 1e-6)  # 0..1 within the breath
-    split = insp_fraction[k]
-    insp = np.sin(np.pi * np.clip(phase / split, 0, 1)) ** 2
-    expi = exp_gain[k] * np.sin(np.pi * np.clip((phase - split) / (1 - split), 0, 1))
-    return np.where(inside, np.where(phase < split, insp, expi), 0.0)
+    env = np.zeros(n)
+    for s, e, split, g in zip(starts, ends, insp_fraction, exp_gain):  # K is small: one slice per breath
+        a, b = int(s * sr), min(n, int(e * sr))
+        if b - a < 2:
+            continue
+        phase = np.linspace(0, 1, b - a, endpoint=False)
+        insp = np.sin(np.pi * np.clip(phase / split, 0, 1)) ** 2
+        expi = g * np.sin(np.pi * np.clip((phase - split) / (1 - split), 0, 1))
+        env[a:b] = np.where(phase < split, insp, expi)
+    return env
 
 
 def place_atoms(n: int, positions: np.ndarray, atoms: np.ndarray) -> np.ndarray:
@@ -165,9 +166,14 @@ def bursts(rng: np.random.Generator, n: int, sr: int, rate_hz: float, ms: tuple[
     return env
 
 
-def apply_response(x: np.ndarray, sr: int, knots_hz: np.ndarray, gain_db: np.ndarray) -> np.ndarray:
+def response_gain(freqs: np.ndarray, knots_hz: Sequence[float], gain_db: Sequence[float]) -> np.ndarray:
+    """(n_freq,) linear gain of a frequency response given in dB at ``knots_hz`` (interpolated on log f)."""
+    knots = np.asarray(knots_hz, dtype=float)
+    g = np.interp(np.log(np.maximum(freqs, knots[0])), np.log(knots), np.asarray(gain_db, dtype=float))
+    return 10 ** (g / 20)
+
+
+def apply_response(x: np.ndarray, sr: int, knots_hz: Sequence[float], gain_db: Sequence[float]) -> np.ndarray:
     """Colour ``x`` (L,) with a frequency response given at ``knots_hz`` (interpolated on log frequency)."""
     n = x.shape[-1]
-    freqs = np.fft.rfftfreq(n, 1 / sr)
-    g = np.interp(np.log(np.maximum(freqs, knots_hz[0])), np.log(knots_hz), gain_db)
-    return np.fft.irfft(np.fft.rfft(x) * 10 ** (g / 20), n=n)
+    return np.fft.irfft(np.fft.rfft(x) * response_gain(np.fft.rfftfreq(n, 1 / sr), knots_hz, gain_db), n=n)

@@ -140,11 +140,14 @@ def class_counts(table: pd.DataFrame, classes: tuple[str, ...]) -> dict[str, dic
     return out
 
 
-def quantiles(values: np.ndarray | pd.Series, n: int = 11) -> list[float]:
-    """``n`` evenly spaced quantiles (0 .. 1) of the finite values, rounded to 4 decimals."""
+QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)  # denser in the tails
+
+
+def quantiles(values: np.ndarray | pd.Series) -> list[float]:
+    """Quantiles of the finite values at ``QUANTILE_LEVELS``, rounded to 4 decimals."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
-    return [round(float(q), 4) for q in np.quantile(v, np.linspace(0, 1, n))]
+    return [round(float(q), 4) for q in np.quantile(v, QUANTILE_LEVELS)]
 
 
 def patient_ages(table: pd.DataFrame) -> pd.Series:
@@ -256,3 +259,17 @@ def compare_sprsound(real: tuple[pd.DataFrame, pd.DataFrame], synthetic: tuple[p
         "event_seconds": _dist(re["duration"], se["duration"]),
         "age": _dist(patient_ages(rr), patient_ages(sr)),
     }
+
+
+def calibration_distances(flavor: str, real_root: str | Path, synthetic_root: str | Path,
+                          real_metadata: str | Path | None = None) -> dict:
+    """How far a synthetic corpus is from the real dataset it mimics, from both sets of annotation files.
+
+    ``real_root``: the ICBHI annotation folder (``real_metadata``: its split/demographic folder) or the
+    SPRSound 2022 root. Returns :func:`compare_icbhi` or :func:`compare_sprsound` of (real, synthetic).
+    """
+    if flavor == "icbhi":
+        return compare_icbhi(icbhi_cycles(real_root, real_metadata), icbhi_cycles(synthetic_root))
+    if flavor == "sprsound":
+        return compare_sprsound(sprsound_annotations(real_root), sprsound_annotations(synthetic_root))
+    raise ValueError(f"unknown flavor {flavor!r}: use 'icbhi' or 'sprsound'")

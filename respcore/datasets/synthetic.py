@@ -79,11 +79,12 @@ def target_counts(flavor: str, n: int) -> dict[str, dict[str, int]]:
 
 
 def make_synthetic(root: str | Path, flavor: str = "icbhi", size: str | int = "default", seed: int = 0, *,
-                   mel: MelConfig = MelConfig()) -> SyntheticCorpus:
+                   mel: MelConfig = MelConfig(), audio: bool = True) -> SyntheticCorpus:
     """Write (or reuse) a synthetic corpus in the real file format of ``flavor`` under ``root``.
 
     A complete corpus with the same flavor, size, seed and generator version is reused without
     regenerating (only its band truth is recomputed for ``mel``). ``root`` holding anything else is an error.
+    ``audio=False`` writes the annotation and metadata files only (seconds at any size): for statistics.
     Returns: SyntheticCorpus(path=root, truth=ground truth, also in root/ground_truth.json).
     """
     if flavor not in _FLAVOR_ID:
@@ -91,7 +92,7 @@ def make_synthetic(root: str | Path, flavor: str = "icbhi", size: str | int = "d
     n = resolve_size(flavor, size)
     root = Path(root)
     key = {"flavor": flavor, "seed": int(seed), "size": size if isinstance(size, str) else int(size),
-           "n_items": n, "generator_version": GENERATOR_VERSION}
+           "n_items": n, "audio": bool(audio), "generator_version": GENERATOR_VERSION}
     truth_path = root / TRUTH_FILE
     if truth_path.is_file():
         old = read_json(truth_path)
@@ -109,7 +110,7 @@ def make_synthetic(root: str | Path, flavor: str = "icbhi", size: str | int = "d
         shutil.rmtree(root)  # an interrupted generation of ours
     root.mkdir(parents=True)
     (root / _MARKER).write_text("generation in progress\n")
-    truth = _generate(root, flavor, n, int(seed), key, mel)
+    truth = _generate(root, flavor, n, int(seed), key, mel, audio)
     write_json(truth_path, truth)
     (root / _MARKER).unlink()
     return SyntheticCorpus(root, truth)
@@ -125,7 +126,7 @@ def _verify(root: Path, truth: dict) -> None:
         raise ValueError(f"{root}: synthetic corpus is incomplete, {len(missing)} files missing (e.g. {missing[0]})")
 
 
-def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelConfig) -> dict:
+def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelConfig, audio: bool) -> dict:
     rng = np.random.default_rng([seed, _FLAVOR_ID[flavor]])
     counts = target_counts(flavor, n)
     devices = sorted(ICBHI_SAMPLE_RATES) if flavor == "icbhi" else ["SPRSound"]
@@ -138,7 +139,7 @@ def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelCon
     files = []
     for i, plan in enumerate(plans):
         r = np.random.default_rng([seed, _FLAVOR_ID[flavor], 7, i])  # per recording: order-independent
-        wave = render(plan, r, responses[plan.device])
+        wave = render(plan, r, responses[plan.device]) if audio else None
         files += _write_icbhi_recording(root, plan, wave) if flavor == "icbhi" else _write_sprsound_record(root, plan, wave, r)
     if flavor == "icbhi":
         files += _write_icbhi_metadata(root, plans, patients, rng)
@@ -159,9 +160,9 @@ def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelCon
             splits.setdefault(p.patient, set()).add(p.split)
         truth["shared_patients"] = sorted(p for p, s in splits.items() if len(s) > 1)
     else:
-        truth["record_counts"] = {s: {} for s in _SPRSOUND_DIRS}
+        truth["record_counts"] = {s: dict.fromkeys(cal.SPRSOUND_RECORDS[s], 0) for s in _SPRSOUND_DIRS}
         for p in plans:
-            truth["record_counts"][p.split][p.record_label] = truth["record_counts"][p.split].get(p.record_label, 0) + 1
+            truth["record_counts"][p.split][p.record_label] += 1
     return truth
 
 
@@ -170,11 +171,12 @@ def _pcm16(path: Path, wave: np.ndarray, sr: int) -> None:
 
 
 def _write_icbhi_recording(root: Path, plan, wave: np.ndarray) -> list[str]:
-    _pcm16(root / f"{plan.stem}.wav", wave, plan.sample_rate)
+    if wave is not None:
+        _pcm16(root / f"{plan.stem}.wav", wave, plan.sample_rate)
     flags = {"normal": (0, 0), "crackle": (1, 0), "wheeze": (0, 1), "both": (1, 1)}
     lines = [f"{s:.3f}\t{e:.3f}\t{flags[lab][0]}\t{flags[lab][1]}\n" for (s, e), lab in zip(plan.breaths, plan.labels)]
     (root / f"{plan.stem}.txt").write_text("".join(lines))
-    return [f"{plan.stem}.wav", f"{plan.stem}.txt"]
+    return [f"{plan.stem}.txt"] + ([f"{plan.stem}.wav"] if wave is not None else [])
 
 
 def _write_icbhi_metadata(root: Path, plans: list, patients: dict, rng: np.random.Generator) -> list[str]:
@@ -203,14 +205,15 @@ def _write_sprsound_record(root: Path, plan, wave: np.ndarray, rng: np.random.Ge
     wav_dir, json_dir = _SPRSOUND_DIRS[plan.split]
     (root / wav_dir).mkdir(parents=True, exist_ok=True)
     (root / json_dir).mkdir(parents=True, exist_ok=True)
-    _pcm16(root / wav_dir / f"{plan.stem}.wav", wave, plan.sample_rate)
+    if wave is not None:
+        _pcm16(root / wav_dir / f"{plan.stem}.wav", wave, plan.sample_rate)
     events = [{"start": str(int(round(s * 1000))), "end": str(int(round(e * 1000))), "type": lab}
               for (s, e), lab in zip(plan.breaths, plan.labels) if lab is not None]
     if rng.random() < 0.4:  # as in the real release, events are often not in time order
         events = [events[i] for i in rng.permutation(len(events))]
     doc = {"record_annotation": plan.record_label, "event_annotation": events}
     (root / json_dir / f"{plan.stem}.json").write_text(json.dumps(doc))
-    return [f"{wav_dir}/{plan.stem}.wav", f"{json_dir}/{plan.stem}.json"]
+    return [f"{json_dir}/{plan.stem}.json"] + ([f"{wav_dir}/{plan.stem}.wav"] if wave is not None else [])
 
 
 from .synthetic_examples import corpus_items, examples  # noqa: E402  (re-exported: notebooks call synthetic.examples)

@@ -130,10 +130,16 @@ def render(plan: RecordingPlan, rng: np.random.Generator, response: dict[str, li
                                  rng.uniform(0.3 if child else 0.4, 0.9 if child else 0.7, k))
     breath = sounds.band_noise(rng, n, sr, band, -3.0 if child else -4.0)
     x = breath * env * sounds.slow_gain(rng, n, sr, 3.0 if child else 1.0) * (0.3 if plan.poor_quality else 1.0)
-    # class sounds, each confined to its age-specific range
+    # class sounds, each kind confined to its age-specific range (masked together in one batched FFT)
+    names = sorted({c[0] for c in plan.components})
+    tracks = np.zeros((len(names), n))
     for name, t0, t1 in plan.components:
         lo, hi = component_range(name, plan.age_group)
-        x += sounds.band_limit(_component(name, rng, n, sr, t0, t1, lo, hi), sr, [(lo, hi)])
+        tracks[names.index(name)] += _component(name, rng, n, sr, t0, t1, lo, hi)
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    masks = np.stack([sounds.spectral_mask(freqs, [component_range(c, plan.age_group)]) for c in names]) \
+        if names else np.zeros((0, freqs.size))
+    class_spec = (np.fft.rfft(tracks, axis=-1) * masks).sum(0) if names else 0.0
     # class-blind nuisances
     x += rng.uniform(0.5, 2.0) * sounds.heart_sounds(rng, n, sr, rng.uniform(90, 140) if child else rng.uniform(60, 90))
     if rng.random() < 0.5:
@@ -147,7 +153,8 @@ def render(plan: RecordingPlan, rng: np.random.Generator, response: dict[str, li
             level = 10 ** ((rng.uniform(-12.0, 6.0) + boost) / 20)
             x += level * sounds.slow_gain(rng, n, sr, 6.0) * sounds.band_noise(rng, n, sr, [(lo, min(hi, sr / 2))])
     x += 0.02 * rng.standard_normal(n)
-    x = sounds.apply_response(x, sr, np.asarray(response["freqs_hz"]), np.asarray(response["gain_db"]))
+    spec = (np.fft.rfft(x) + class_spec) * sounds.response_gain(freqs, response["freqs_hz"], response["gain_db"])
+    x = np.fft.irfft(spec, n=n)
     return np.clip(x[:length] * 0.06 * rng.uniform(0.6, 1.4), -1.0, 1.0)
 
 

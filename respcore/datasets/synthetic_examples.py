@@ -43,6 +43,21 @@ def read_segment(wav: str | Path, start: float, end: float, sample_rate: int) ->
     return torchaudio.functional.resample(seg, sr, sample_rate) if sr != sample_rate else seg
 
 
+def read_items(items: pd.DataFrame, sample_rate: int) -> list[torch.Tensor]:
+    """The (l,) float32 segment of every row of a :func:`corpus_items` table at ``sample_rate``; each
+    file is read once."""
+    out: list[torch.Tensor | None] = [None] * len(items)
+    for wav, rows in items.reset_index(drop=True).groupby("wav", sort=False):
+        data, sr = sf.read(str(wav), dtype="float32", always_2d=True)
+        full = torch.from_numpy(np.ascontiguousarray(data[:, 0]))
+        if sr != sample_rate:
+            full = torchaudio.functional.resample(full, sr, sample_rate)
+        for i, row in zip(rows.index, rows.itertuples()):
+            a = min(int(row.start * sample_rate), len(full) - 1)
+            out[i] = full[a:max(a + 1, min(len(full), int(row.end * sample_rate)))]
+    return out
+
+
 def examples(source: str | Path | FeatureSet, per_class: int | None = 1, *, mel: MelConfig | None = None,
              seed: int = 0) -> list[dict[str, Any]]:
     """``per_class`` items of each class (all when None), drawn with ``seed``, ready to plot and play.

@@ -2,9 +2,12 @@
 breaths and which class sounds go where. Calibrated to the real datasets (``calibration``)."""
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from . import calibration as cal
+from .stats import QUANTILE_LEVELS
 from .synthetic_design import LABEL_COMPONENTS, RecordingPlan
 
 ICBHI_SAMPLE_RATES = {"AKGC417L": 16000, "Meditron": 16000, "LittC2SE": 16000, "Litt3200": 4000}
@@ -33,8 +36,10 @@ def apportion(total: int, weights: dict[str, float], minimum: dict[str, int]) ->
 
 
 def sample_quantiles(rng: np.random.Generator, q: list[float], size: int) -> np.ndarray:
-    """(size,) draws from the piecewise-linear distribution with these evenly spaced quantiles."""
-    return np.interp(rng.uniform(0, 1, size), np.linspace(0, 1, len(q)), q)
+    """(size,) draws from the piecewise-linear distribution with quantiles ``q`` at ``QUANTILE_LEVELS``
+    (or, for a list of another length, at evenly spaced levels)."""
+    levels = QUANTILE_LEVELS if len(q) == len(QUANTILE_LEVELS) else np.linspace(0, 1, len(q))
+    return np.interp(rng.uniform(0, 1, size), levels, q)
 
 
 def _slots_to_components(rng: np.random.Generator, flavor: str, label: str, s: float, e: float) -> list:
@@ -79,7 +84,7 @@ def plan_icbhi(rng: np.random.Generator, counts: dict[str, dict[str, int]], smok
         rng.shuffle(labels)
         sizes = []
         while sum(sizes) < len(labels):
-            q = cal.ICBHI_CYCLES_PER_RECORDING if not smoke else [2, 3, 4, 4, 5]
+            q = cal.ICBHI_CYCLES_PER_RECORDING if not smoke else [2, 3, 4, 4, 5]  # smoke: short recordings
             sizes.append(int(round(sample_quantiles(rng, q, 1)[0])))
         sizes[-1] -= sum(sizes) - len(labels)
         sizes = [s for s in sizes if s > 0]
@@ -97,7 +102,7 @@ def plan_icbhi(rng: np.random.Generator, counts: dict[str, dict[str, int]], smok
                 for j, r in enumerate(idx[owner == p]):
                     n_cyc = sizes[r]
                     q = cal.ICBHI_CYCLE_SECONDS[group]
-                    lengths = np.clip(sample_quantiles(rng, q, n_cyc), 0.3, 3.0 if smoke else None)
+                    lengths = np.clip(sample_quantiles(rng, q, n_cyc), 0.2, 3.0 if smoke else None)
                     lead = rng.uniform(0.05, 0.6)
                     starts = lead + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
                     breaths = np.round(np.stack([starts, starts + lengths], 1), 3)
@@ -170,9 +175,12 @@ def plan_sprsound(rng: np.random.Generator, counts: dict[str, dict[str, int]], s
                 ok = [len(kinds) - 1]
             for ev in e:
                 events[int(rng.choice(ok))].append(ev)
-        for ev in pool["Normal"]:  # fill the emptiest records first
-            sizes = np.array([len(x) for x in events]) + rng.uniform(0, 0.5, len(events))
-            events[int(np.argmin(sizes))].append(ev)
+        heap = [(len(x), float(t), i) for i, (x, t) in enumerate(zip(events, rng.random(len(events))))]
+        heapq.heapify(heap)
+        for ev in pool["Normal"]:  # fill the emptiest records first (random among equals)
+            size, tie, i = heapq.heappop(heap)
+            events[i].append(ev)
+            heapq.heappush(heap, (size + 1, tie, i))
         kinds += ["Poor Quality"] * n_pq
         events += [[] for _ in range(n_pq)]
         order = rng.permutation(len(kinds))
