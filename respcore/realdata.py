@@ -29,6 +29,7 @@ from .datasets.base import FeatureSet
 from .features import MelConfig
 from .io import read_json, stable_hash, write_json
 from .profiles import get_profile
+from .realdata_fbs import FBSPlan, fbs_model_name, select_bands_is, with_bands
 from .train import TrainConfig
 
 SPRSOUND_TASKS = ("1-1", "1-2", "2-1", "2-2")
@@ -59,6 +60,7 @@ class RealPlan:
     fold_seed: int = 0
     select_metric: str = "Score_sprsound"
     mel: MelConfig = field(default_factory=MelConfig)
+    fbs: FBSPlan = field(default_factory=FBSPlan)  # CNN-TSA+FBS (IS) on fbs.tasks; none by default
 
     def __post_init__(self) -> None:
         bad = [t for t in self.tasks if t not in SPRSOUND_TASKS]
@@ -66,15 +68,18 @@ class RealPlan:
             raise ValueError(f"unknown SPRSound tasks {bad or '[]'}; choose from {SPRSOUND_TASKS}")
         if not 1 <= self.folds_run <= self.folds or self.folds < 2:
             raise ValueError(f"need folds >= 2 and 1 <= folds_run <= folds, got {self.folds}, {self.folds_run}")
+        if not set(self.fbs.tasks) <= set(self.tasks):
+            raise ValueError(f"FBS tasks {self.fbs.tasks} must be among the plan's tasks {self.tasks}")
         if self.mel.f_max > SPRSOUND_SOURCE_RATE / 2:
             raise ValueError(f"mel.f_max {self.mel.f_max} Hz is above the 4 kHz Nyquist of SPRSound's 8 kHz audio")
 
     @classmethod
-    def from_profile(cls, profile: str, **overrides) -> "RealPlan":
-        """Folds, epochs and Mel front end (cycle length) of a study profile; ``overrides`` win."""
+    def from_profile(cls, profile: str, fbs_tasks: tuple[str, ...] = (), **overrides) -> "RealPlan":
+        """Folds, epochs, Mel front end (cycle length) and FBS step of a study profile; ``overrides`` win."""
         p = get_profile(profile)
         base = dict(profile=p.name, folds=p.folds, folds_run=p.folds, seeds=tuple(range(p.seeds)),
-                    epochs=p.epochs, mel=p.mel())
+                    epochs=p.epochs, mel=p.mel(),
+                    fbs=FBSPlan(tasks=tuple(fbs_tasks), r=p.band_step, min_bands=max(p.min_bands, 8)))
         base.update({k: v for k, v in overrides.items() if v is not None})
         if overrides.get("folds") is not None and overrides.get("folds_run") is None:
             base["folds_run"] = base["folds"]
@@ -85,7 +90,7 @@ class RealPlan:
                                         select_metric=self.select_metric, seed=int(seed), device="cpu")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "mel": self.mel.to_dict()}
+        return {**asdict(self), "mel": self.mel.to_dict(), "fbs": self.fbs.to_dict()}
 
 
 def sprsound_data_files(root: str | Path) -> list[Path]:
@@ -212,7 +217,7 @@ def run_sprsound(root: str | Path, out: str | Path, plan: RealPlan, *, cache_dir
     out, cache_dir = Path(out), Path(cache_dir)
     started, t0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), time.perf_counter()
     fingerprint = data_fingerprint(sprsound_data_files(root), root)
-    score_rows, epoch_rows, count_rows, fold_rows, task_info, code_used = [], [], [], [], {}, []
+    score_rows, epoch_rows, count_rows, fold_rows, task_info, code_used, fbs_info = [], [], [], [], {}, [], {}
     fold_source = "respcore.datasets.folds" if find_spec("respcore.datasets.folds") else "respcore.cv fallback"
     for task in plan.tasks:
         t_task = time.perf_counter()
@@ -222,17 +227,25 @@ def run_sprsound(root: str | Path, out: str | Path, plan: RealPlan, *, cache_dir
         folds = make_folds(train, plan.folds, plan.fold_seed)
         fold_rows += [{"task": task, "fold": i, "patient": p}
                       for i, (_, va) in enumerate(folds[: plan.folds_run]) for p in sorted(set(train.groups[va]))]
-        trained = 0
-        for seed in plan.seeds:
+        trained, model_name = 0, f"{plan.backbone}-tsa-{plan.tsa}"
+        variants = [(model_name, train, tests)]
+        if task in plan.fbs.tasks:  # CNN-TSA+FBS: bands chosen on the training patients' folds only
+            selection = select_bands_is(train, folds[: plan.folds_run], plan.train_config(plan.seeds[0]),
+                                        plan.fbs, plan.seeds, cache_dir / "fbs", out, task, progress=progress)
+            kept = selection.kept_bands
+            reduced = with_bands({"train": train, **tests}, kept)
+            variants.append((fbs_model_name(model_name, len(kept), plan.mel.n_mels), reduced.pop("train"), reduced))
+            fbs_info[task] = {"kept_bands": list(kept), "cost": selection.cost, "rounds": len(selection.trajectory)}
+        for (model_name, v_train, v_tests), seed in ((v, s) for v in variants for s in plan.seeds):
             config = plan.train_config(seed)
             for i in range(plan.folds_run):
-                history, trained_with = cached_fold(cache_dir / "runs", train, folds, i, tests, config,
+                history, trained_with = cached_fold(cache_dir / "runs", v_train, folds, i, v_tests, config,
                                                     progress=progress)
                 trained += bool(trained_with.get("now", False))
                 code = {k: trained_with.get(k) for k in ("git_commit", "source_sha1")}
                 if code not in code_used:
                     code_used.append(code)
-                ids = {"task": task, "model": f"{plan.backbone}-tsa-{plan.tsa}", "fold": i, "seed": seed}
+                ids = {"task": task, "model": model_name, "fold": i, "seed": seed}
                 score_rows += [{**ids, **r} for r in fold_scores(history, plan.select_metric)]
                 epoch_rows += [{**ids, **r} for r in history.to_dict("records")]
         task_info[task] = {"seconds": round(time.perf_counter() - t_task, 1), "trained_now": trained,
@@ -241,7 +254,7 @@ def run_sprsound(root: str | Path, out: str | Path, plan: RealPlan, *, cache_dir
         scores_df = pd.DataFrame(score_rows)
         meta = {"dataset": "sprsound", "release": "SPRSound 2022", "command": command, "plan": plan.to_dict(),
                 "train_config": plan.train_config(plan.seeds[0]).to_dict(), "data_fingerprint": fingerprint,
-                "provenance": environment(), "trained_with": code_used, "fold_source": fold_source,
+                "provenance": environment(), "trained_with": code_used, "fold_source": fold_source, "fbs": fbs_info,
                 "started_utc": started, "tasks_done": list(task_info),
                 "tasks": task_info, "wall_seconds": round(time.perf_counter() - t0, 1),
                 "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -265,11 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, help="epochs per training (default: the profile's)")
     ap.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: range(profile.seeds))")
     ap.add_argument("--cache-dir", default="cache/realdata", help="feature and run cache (never committed)")
+    ap.add_argument("--fbs-tasks", nargs="*", default=[], choices=SPRSOUND_TASKS,
+                    help="also run CNN-TSA+FBS (importance-based selection) on these tasks")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    plan = RealPlan.from_profile(args.profile, tasks=tuple(args.tasks), folds=args.folds, folds_run=args.folds_run,
+    plan = RealPlan.from_profile(args.profile, fbs_tasks=tuple(args.fbs_tasks), tasks=tuple(args.tasks), folds=args.folds, folds_run=args.folds_run,
                                  epochs=args.epochs, seeds=tuple(args.seeds) if args.seeds else None)
     command = "python -m respcore.realdata " + " ".join(argv if argv is not None else sys.argv[1:])
     run_sprsound(args.root, args.out, plan, cache_dir=args.cache_dir, command=command, progress=True)

@@ -104,9 +104,9 @@ def check(folder: str | Path) -> list[str]:
     for key, group in scores.groupby(list(KEYS)):
         if len(group) != plan["folds_run"] * len(plan["seeds"]):
             problems.append(f"{key}: {len(group)} runs, plan says {plan['folds_run']} folds x {len(plan['seeds'])} seeds")
-    for task in run["tasks_done"]:
-        if (scores["task"] == task).sum() != expected * 2:  # x 2 selections
-            problems.append(f"task {task}: {(scores['task'] == task).sum()} score rows, expected {expected * 2}")
+    for (task, model), group in scores.groupby(["task", "model"]):
+        if len(group) != expected * 2:  # x 2 selections
+            problems.append(f"task {task}, {model}: {len(group)} score rows, expected {expected * 2}")
     again = summarize(scores)
     merged = summary.merge(again, on=list(KEYS), suffixes=("", "_again"))
     if len(merged) != len(summary) or len(summary) != len(again):
