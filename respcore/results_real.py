@@ -8,8 +8,12 @@ A results folder (e.g. ``results/real/sprsound``) holds:
 - ``epochs.csv``: per-epoch history of every training (loss, lr, seconds, val/inter/intra scores as fractions).
 - ``counts.csv``: ``task, split, class, n``: the items each split holds per class.
 - ``folds.csv``: ``task, fold, patient``: the validation patients of every trained fold.
-- ``run.json``: plan (profile, folds, epochs, seeds, Mel settings), training config, data fingerprint,
-  provenance (git commit, versions), wall times, command, protocol.
+- ``run.json``: plan (profile, folds, epochs, seeds, Mel settings, FBS settings), training config, data
+  fingerprint, provenance (git commit, source hash, versions) of this invocation and ``trained_with`` (those
+  of the code that trained each fold), ``wall_seconds`` (this invocation) and ``train_seconds_total`` (the
+  epochs' time as measured when trained), command, protocol.
+- ``fbs_is_{task}.csv`` / ``.json`` (only with FBS): the IS trajectory (bands, validation scores, MACs per
+  round) and the saved ``BandSelection``.
 
 Check a folder with ``python -m respcore.results_real check DIR``; compare a rerun with the committed
 results with ``python -m respcore.results_real compare results/real/sprsound RERUN_DIR``.
@@ -25,7 +29,8 @@ from .io import atomic_write, read_json, write_json
 
 SCORES = ("Sp", "Se", "AS", "HS", "Score")
 KEYS = ("task", "model", "test_set", "selection")
-RUN_FIELDS = ("dataset", "trained_with", "fold_source", "plan", "train_config", "data_fingerprint", "provenance", "wall_seconds", "tasks",
+RUN_FIELDS = ("dataset", "trained_with", "fold_source", "plan", "train_config", "data_fingerprint", "provenance",
+              "wall_seconds", "train_seconds_total", "tasks",
               "tasks_done", "started_utc", "finished_utc", "complete", "protocol", "command")
 PLAN_FIELDS = ("profile", "tasks", "folds", "folds_run", "seeds", "epochs", "backbone", "tsa", "mel")
 FILES = ("summary.csv", "scores.csv", "epochs.csv", "counts.csv", "folds.csv", "run.json")
