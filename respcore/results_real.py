@@ -152,6 +152,32 @@ def compare(committed: str | Path, rerun: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sota_rows(folder: str | Path) -> pd.DataFrame:
+    """Our real-data results in the shape of ``respcore.published.published_table`` plus ``source_kind``.
+
+    Returns:
+        columns method, backbone, dataset, task, test_set, selection, Sp, Se, Score (percent, mean over
+        runs), n_runs, source (profile, folds, seeds, epochs, commit), caveat, source_kind = "ours (real)".
+    """
+    r = load(folder)
+    run, plan = r["run"], r["run"]["plan"]
+    commit = (run["provenance"].get("git_commit") or "unknown")[:7]
+    source = (f"measured on real SPRSound 2022: profile {plan['profile']}, {plan['folds_run']} of "
+              f"{plan['folds']} patient-wise folds x {len(plan['seeds'])} seed(s), {plan['epochs']} epochs, "
+              f"commit {commit}")
+    caveats = {"val": "epoch chosen on validation patients (honest)",
+               "best_epoch_on_test": "epoch chosen on the test set (public-repo protocol; like-for-like only)"}
+    rows = []
+    for _, m in r["summary"].iterrows():
+        fbs = "+IS" in m["model"]
+        rows.append({"method": "CNN-TSA + FBS (ours)" if fbs else "CNN-TSA (ours)", "backbone": m["model"],
+                     "dataset": run["dataset"], "task": m["task"], "test_set": m["test_set"],
+                     "selection": m["selection"], "Sp": m["Sp_mean"], "Se": m["Se_mean"], "Score": m["Score_mean"],
+                     "n_runs": int(m["n_runs"]), "source": source,
+                     "caveat": f"{m['test_set']} test set; {caveats[m['selection']]}", "source_kind": "ours (real)"})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m respcore.results_real check DIR`` or ``... compare COMMITTED RERUN``."""
     import argparse
