@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from .attribution import METHODS, band_attributions
 from .cv import CVResult, Folds, cross_validate, make_folds
 from .datasets.base import FeatureSet
-from .io import read_json, write_json
+from .io import read_json, stable_hash, write_json
 from .train import TrainConfig, _threads
 
 __all__ = ["BandSelection", "band_attributions", "importance_scores", "importance_selection",
@@ -127,10 +127,11 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
                          patience: int | None, min_bands: int, method: str = "gradcam",
                          layer: int | None = None, test: FeatureSet | None = None, root: str | Path = "runs",
                          seeds: Sequence[int] = (0,), folds: Folds | None = None, fold_seed: int = 0,
-                         progress: bool = True) -> BandSelection:
+                         ig_steps: int = 16, progress: bool = True) -> BandSelection:
     """IS: drop the ``r`` least important bands per round (see the module docstring).
 
-    ``patience=None`` runs down to ``min_bands`` (a full band-retention curve).
+    ``patience=None`` runs down to ``min_bands`` (a full band-retention curve). ``method``, ``layer``
+    and ``ig_steps`` go to ``band_attributions`` (fold models on their validation folds).
     """
     run = _Selection(data, config, k=k, seeds=seeds, test=test, root=root, folds=folds, fold_seed=fold_seed,
                      progress=progress)
@@ -138,7 +139,7 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
     while True:
         cv, rec = run.evaluate(bands)
         start = time.perf_counter()
-        attrs = run.attributions(cv, bands, method, layer)  # (folds * seeds, C, len(bands))
+        attrs = run.attributions(cv, bands, method, layer, ig_steps)  # (folds * seeds, C, len(bands))
         importance = importance_scores(attrs, lam)
         run.extra_seconds += time.perf_counter() - start
         rec.update(importance=importance.tolist(), attributions=attrs.tolist())
@@ -149,7 +150,7 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
         rec["removed"] = [b for i, b in enumerate(bands) if i in drop]
         bands = [b for i, b in enumerate(bands) if i not in drop]
     return run.result("IS", dict(k=k, r=r, lam=lam, patience=patience, min_bands=min_bands,
-                                 attribution=method, layer=layer))
+                                 attribution=method, layer=layer, ig_steps=ig_steps))
 
 
 def backward_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int, min_bands: int,
@@ -235,13 +236,23 @@ class _Selection:
     def seconds(self) -> float:
         return sum(self.runs.values()) + self.extra_seconds
 
-    def attributions(self, cv: CVResult, bands: list[int], method: str, layer: int | None) -> Tensor:
+    def attributions(self, cv: CVResult, bands: list[int], method: str, layer: int | None,
+                     ig_steps: int) -> Tensor:
         """(len(cv.fits), C, len(bands)) attributions of each fold model on its validation fold."""
         data = self.data.with_bands(bands)
+        out = []
         with _threads(self.config.num_threads):
-            out = [band_attributions(fit.model, data.subset(self.folds[j % len(self.folds)][1]), method, layer=layer,
-                                     batch_size=self.config.batch_size)
-                   for j, fit in enumerate(cv.fits)]
+            for j, fit in enumerate(cv.fits):
+                # cached next to the run's weights: a rebuilt study does not recompute them
+                cache = fit.path / f"attributions-{stable_hash([method, layer, ig_steps], 8)}.json"
+                if cache.is_file():
+                    out.append(torch.tensor(read_json(cache), dtype=torch.float32))
+                    continue
+                val = data.subset(self.folds[j % len(self.folds)][1])
+                a = band_attributions(fit.model, val, method, layer=layer, ig_steps=ig_steps,
+                                      batch_size=self.config.batch_size)  # (C, len(bands))
+                write_json(cache, a.tolist())
+                out.append(a)
         return torch.stack(out)
 
     def record(self, rec: dict, patience: int | None) -> bool:
