@@ -95,7 +95,9 @@ def cross_validate(data: FeatureSet, config, *, k: int, seeds: Sequence[int] = (
     root = Path(root)
     data_fp, test_fp = runs.data_fingerprint(data), runs.data_fingerprint(test)
     fold_fps = [runs.index_fingerprint(va) for _, va in folds]
-    cv_dir = root / f"cv-{stable_hash({'config': config.cache_key(), 'data': data_fp, 'test': test_fp, 'folds': fold_fps, 'seeds': list(seeds)})}"
+    cv_key = stable_hash({"config": config.cache_key(), "data": data_fp, "test": test_fp, "folds": fold_fps,
+                          "seeds": list(seeds)})
+    cv_dir = root / f"cv-{cv_key}"
     save_folds(cv_dir, folds, data)
     rows, fits = [], []
     jobs = [(i, s) for s in seeds for i in range(len(folds))]
@@ -106,7 +108,7 @@ def cross_validate(data: FeatureSet, config, *, k: int, seeds: Sequence[int] = (
                            val_idx=fold_fps[i])
         run_dir = root / key
         if runs.is_finished(run_dir):
-            fit = load_fit(run_dir, cfg.device)
+            fit = replace(load_fit(run_dir, cfg.device), config=cfg)
         else:
             fit = _fit_keyed(data.subset(tr), data.subset(va), test, cfg, key, run_dir, progress=progress,
                              callbacks=())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -143,7 +143,7 @@ def _fit_keyed(train: FeatureSet, val: FeatureSet | None, test: FeatureSet | Non
         run_dir = Path(run_dir)
         if runs.is_finished(run_dir):
             _check_key(run_dir / runs.RESULT_FILE, runs.read_result(run_dir), key)
-            return load_fit(run_dir, config.device)
+            return replace(load_fit(run_dir, config.device), config=config)
         runs.write_config(run_dir, {"key": key, "config": config.to_dict(),
                                     "data": {"train": runs.data_fingerprint(train),
                                              "val": runs.data_fingerprint(val),
