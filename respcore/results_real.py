@@ -178,6 +178,42 @@ def sota_rows(folder: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _md(rows: list[list[str]], header: list[str]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def markdown_tables(folder: str | Path) -> dict[str, str]:
+    """{"run": what was run, "results": the validation-selected and best-epoch-on-test scores} as
+    markdown tables, generated from the files (the README pastes exactly these)."""
+    r = load(folder)
+    run, plan = r["run"], r["run"]["plan"]
+    mel = plan["mel"]
+    prov = run["provenance"]
+    facts = [("data", f"SPRSound 2022, {run['data_fingerprint']['n_files']} files, fingerprint "
+                      f"`{run['data_fingerprint']['sha1']}`"),
+             ("tasks", ", ".join(run["tasks_done"]) + ("" if run["complete"] else " (incomplete run)")),
+             ("profile", f"`{plan['profile']}`: width {run['train_config']['width']}, {plan['epochs']} epochs, "
+                         f"batch {run['train_config']['batch_size']}, lr {run['train_config']['lr']}"),
+             ("folds", f"{plan['folds_run']} of {plan['folds']} patient-wise folds of the training patients"),
+             ("seeds", ", ".join(map(str, plan["seeds"]))),
+             ("Mel", f"{mel['sample_rate']} Hz, {mel['n_mels']} bands, {mel['f_min']:g}-{mel['f_max']:g} Hz, "
+                     f"{mel['cycle_seconds']:g} s cycles"),
+             ("FBS", ", ".join(f"{t}: {len(v['kept_bands'])} bands kept" for t, v in run.get("fbs", {}).items())
+              or "not run"),
+             ("training time", f"{run['train_seconds_total'] / 60:.0f} min of epochs on "
+                               f"{prov['cpu_count']} shared CPU cores"),
+             ("code", f"commit `{(prov.get('git_commit') or '?')[:10]}` (trained by "
+                      + ", ".join(f"`{(c.get('git_commit') or '?')[:10]}`" for c in run["trained_with"]) + ")")]
+    s = r["summary"]
+    rows = []
+    for _, m in s.iterrows():
+        rows.append([m["task"], m["model"], m["test_set"], m["selection"], str(int(m["n_runs"])),
+                     *(f"{m[f'{k}_mean']:.2f}" if pd.notna(m[f"{k}_mean"]) else "n/a" for k in SCORES)])
+    return {"run": _md([[k, v] for k, v in facts], ["", "setting"]),
+            "results": _md(rows, ["task", "model", "test set", "selection", "runs", *SCORES])}
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m respcore.results_real check DIR`` or ``... compare COMMITTED RERUN``."""
     import argparse
