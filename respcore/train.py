@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import runs
 from .datasets.base import FeatureSet
-from .io import atomic_write
+from .io import atomic_write, files_fingerprint
 from .loop import class_weights, predict_logits, resolve_device, train_epoch
 from .profiles import Profile, get_profile
 
@@ -47,6 +47,7 @@ class TrainConfig:
     spec_augment: bool = False  # 2 frequency + 2 time masks per item
     normal: int = 0  # index of the normal class (specificity)
     select_metric: str = "AS"  # validation score that picks the best epoch (and FBS rounds)
+    init_from: str | None = None  # PANNs CNN6 checkpoint to start from (respcore.pretrained); None: scratch
     seed: int = 0
     device: str = "auto"  # "auto": cuda when available, else cpu (not part of the cache key)
     eval_batch_size: int = 256  # not part of the cache key
@@ -76,6 +77,8 @@ class TrainConfig:
         d = self.to_dict()
         for name in ("device", "eval_batch_size", "num_threads"):
             d.pop(name)
+        if self.init_from is not None:  # the file's identity, not only its name
+            d["init_from"] = f"{self.init_from}@{files_fingerprint([Path(self.init_from)])}"
         return d
 
 
@@ -156,7 +159,12 @@ def _fit_keyed(train: FeatureSet, val: FeatureSet | None, test: FeatureSet | Non
     cuda = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda), _threads(config.num_threads):  # caller's state untouched
         torch.manual_seed(config.seed)
-        model = _build(build).to(device)
+        model = _build(build)
+        if config.init_from is not None:
+            from .pretrained import load_panns
+
+            load_panns(model, config.init_from)
+        model = model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs,
                                                                eta_min=config.eta_min)

@@ -127,3 +127,28 @@ def test_from_profile_and_bad_input():
         TrainConfig.from_profile("smoke", lerning_rate=1)
     with pytest.raises(ValueError, match="unknown profile"):
         TrainConfig.from_profile("gpu")
+
+
+def test_start_from_panns_weights(corpus, tmp_path):
+    from respcore.models import build_model
+    from respcore.pretrained import load_panns
+
+    donor = build_model("cnn6", 527, n_bands=32, width=0.125)  # a PANNs-like checkpoint, PANNs key names
+    names = {"conv": "conv1", "bn": "bn1"}
+    state = {}
+    for key, value in donor.state_dict().items():
+        if key.startswith("blocks."):
+            _, block, layer, rest = key.split(".", 3)
+            key = f"conv_block{block[-1]}.{names[layer]}.{rest}"
+        state[key] = value
+    torch.save({"model": state}, tmp_path / "Cnn6.pth")
+    model = build_model("cnn6", 2, n_bands=32, width=0.125)
+    report = load_panns(model, tmp_path / "Cnn6.pth")
+    assert torch.equal(model.blocks.block2.conv.weight, donor.blocks.block2.conv.weight)
+    assert any(s.startswith("fc.weight") for s in report["skipped"])  # the 527-class head is not ours
+    config = TrainConfig(**{**TINY.to_dict(), "init_from": str(tmp_path / "Cnn6.pth"), "epochs": 1})
+    tuned = fit(*corpus, config, progress=False).model.blocks.block2.conv.weight  # 4 Adam steps of 1e-3 away
+    assert (tuned - donor.blocks.block2.conv.weight).abs().max() < 0.01
+    wrong = build_model("cnn6", 2, n_bands=32, width=0.25)
+    with pytest.raises(ValueError, match="Cnn6.pth"):
+        load_panns(wrong, tmp_path / "Cnn6.pth")
