@@ -184,19 +184,25 @@ def cached_fold(cache: Path, train: FeatureSet, folds: list, i: int, tests: dict
         ``"now": True`` when it was trained by this call).
     """
     tr, va = folds[i]
-    key = stable_hash({"config": config.cache_key(), "train": runs.data_fingerprint(train),
-                       "val_idx": runs.index_fingerprint(va),
-                       "tests": {k: runs.data_fingerprint(v) for k, v in tests.items()}})
-    path = cache / f"fold-{key}.json"
-    if path.is_file():
-        saved = read_json(path)
-        return pd.DataFrame(saved["history"]), saved["trained_with"]
+    if getattr(config, "init_from", None) is not None:
+        raise ValueError("realdata trains from scratch: init_from is not supported here")
+    data = {"train": runs.data_fingerprint(train), "val_idx": runs.index_fingerprint(va),
+            "tests": {k: runs.data_fingerprint(v) for k, v in tests.items()}}
+    canonical = {k: v for k, v in config.cache_key().items() if not (k == "init_from" and v is None)}
+    # a TrainConfig field added later with value None changes nothing in this loop: runs keyed before
+    # (or with) it are the same training and are found under either key
+    keys = [stable_hash({"config": canonical, **data}), stable_hash({"config": {**canonical, "init_from": None}, **data})]
+    for key in keys:
+        if (cache / f"fold-{key}.json").is_file():
+            saved = read_json(cache / f"fold-{key}.json")
+            return pd.DataFrame(saved["history"]), saved["trained_with"]
+    path = cache / f"fold-{keys[0]}.json"
     from .provenance import git_commit, source_hash
 
     history = train_fold(train.subset(tr), train.subset(va), tests, config, progress=progress)
     trained_with = {"git_commit": git_commit()[0], "source_sha1": source_hash(),
                     "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    write_json(path, {"config": config.to_dict(), "fold": i, "history": history.to_dict("records"),
+    write_json(path, {"config": config.to_dict(), "fold": i, "data": data, "history": history.to_dict("records"),
                       "trained_with": trained_with})
     return history, {**trained_with, "now": True}
 
