@@ -43,6 +43,7 @@ LABEL_COMPONENTS: dict[str, dict[str, tuple[dict[str, float], ...]]] = {  # labe
         "Wheeze+Crackle": ({"wheeze": 1.0}, {"fine_crackle": 0.8, "coarse_crackle": 0.2}),
     },
 }
+HEART_RANGE_HZ = [(20.0, 200.0)]  # heart sounds: class-blind, mostly in the lowest (nuisance) bands
 FLAVOR_AGE_GROUPS = {"icbhi": ("adult", "pediatric"), "sprsound": ("pediatric",)}
 
 
@@ -124,38 +125,40 @@ def render(plan: RecordingPlan, rng: np.random.Generator, response: dict[str, li
     child = plan.age_group == "pediatric"
     k = len(plan.breaths)
     # breath sounds: higher-pitched, less stable for children
-    band = [(150.0, 1200.0)] if child else [(100.0, 900.0)]
+    band = [(150.0, 3000.0)] if child else [(100.0, 2500.0)]  # falling steeply above a few hundred Hz
     env = sounds.breath_envelope(n, sr, plan.breaths[:, 0], plan.breaths[:, 1],
                                  rng.uniform(0.35, 0.55 if child else 0.45, k),
                                  rng.uniform(0.3 if child else 0.4, 0.9 if child else 0.7, k))
-    breath = sounds.band_noise(rng, n, sr, band, -3.0 if child else -4.0)
+    breath = sounds.band_noise(rng, n, sr, band, -5.0 if child else -6.0)
     x = breath * env * sounds.slow_gain(rng, n, sr, 3.0 if child else 1.0) * (0.3 if plan.poor_quality else 1.0)
-    # class sounds, each kind confined to its age-specific range (masked together in one batched FFT)
+    # class sounds, each kind confined to its age-specific range, and heart sounds kept below 200 Hz
+    # (their abrupt onsets would otherwise click across all bands), all masked in one batched FFT
     names = sorted({c[0] for c in plan.components})
-    tracks = np.zeros((len(names), n))
+    tracks = np.zeros((len(names) + 1, n))
     for name, t0, t1 in plan.components:
         lo, hi = component_range(name, plan.age_group)
         tracks[names.index(name)] += _component(name, rng, n, sr, t0, t1, lo, hi)
+    bpm = rng.uniform(90, 140) if child else rng.uniform(60, 90)
+    tracks[-1] = rng.uniform(0.5, 2.0) * sounds.heart_sounds(rng, n, sr, bpm)
     freqs = np.fft.rfftfreq(n, 1 / sr)
-    masks = np.stack([sounds.spectral_mask(freqs, [component_range(c, plan.age_group)]) for c in names]) \
-        if names else np.zeros((0, freqs.size))
-    class_spec = (np.fft.rfft(tracks, axis=-1) * masks).sum(0) if names else 0.0
+    ranges = [[component_range(c, plan.age_group)] for c in names] + [HEART_RANGE_HZ]
+    masks = np.stack([sounds.spectral_mask(freqs, r) for r in ranges])
+    masked_spec = (np.fft.rfft(tracks, axis=-1) * masks).sum(0)
     # class-blind nuisances
-    x += rng.uniform(0.5, 2.0) * sounds.heart_sounds(rng, n, sr, rng.uniform(90, 140) if child else rng.uniform(60, 90))
     if rng.random() < 0.5:
         x += sounds.mains_hum(n, sr, float(rng.choice([50.0, 60.0])), rng.uniform(0.05, 0.4) * np.array([1, 0.5, 0.25]))
     friction = sounds.bursts(rng, n, sr, 2.0 if plan.poor_quality else 0.15, (20.0, 150.0))
     x += (3.0 if plan.poor_quality else 1.0) * rng.uniform(0.5, 2.0) * friction * \
         sounds.band_noise(rng, n, sr, [(100.0, sr / 2)])
-    boost = 10.0 if plan.poor_quality else 0.0
+    boost = 6.0 if plan.poor_quality else 0.0
     for lo, hi in NOISE_BANDS_HZ:
         if lo < sr / 2:
             level = 10 ** ((rng.uniform(-12.0, 6.0) + boost) / 20)
             x += level * sounds.slow_gain(rng, n, sr, 6.0) * sounds.band_noise(rng, n, sr, [(lo, min(hi, sr / 2))])
     x += 0.02 * rng.standard_normal(n)
-    spec = (np.fft.rfft(x) + class_spec) * sounds.response_gain(freqs, response["freqs_hz"], response["gain_db"])
+    spec = (np.fft.rfft(x) + masked_spec) * sounds.response_gain(freqs, response["freqs_hz"], response["gain_db"])
     x = np.fft.irfft(spec, n=n)
-    return np.clip(x[:length] * 0.06 * rng.uniform(0.6, 1.4), -1.0, 1.0)
+    return np.clip(x[:length] * 0.035 * rng.uniform(0.6, 1.4), -1.0, 1.0)  # level: clipping stays rare
 
 
 def _component(name: str, rng: np.random.Generator, n: int, sr: int, t0: float, t1: float,
@@ -167,7 +170,7 @@ def _component(name: str, rng: np.random.Generator, n: int, sr: int, t0: float, 
         pos = (rng.uniform(t0, max(t0, t1 - 0.01), count) * sr).astype(int)
         f_range = (lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo))
         atoms = sounds.damped_sines(rng, count, sr, f_range, (1.0, 1.5) if fine else (3.0, 6.0))
-        return rng.uniform(1.5, 3.0) * sounds.place_atoms(n, pos, atoms)
+        return rng.uniform(3.0, 6.0) * sounds.place_atoms(n, pos, atoms)
     if name == "wheeze":
         f0, harm, vib = rng.uniform(lo, lo * 1.45), (1.0, 0.35), 0.02
     elif name == "rhonchi":
