@@ -214,13 +214,30 @@ def markdown_tables(folder: str | Path) -> dict[str, str]:
             "results": _md(rows, ["task", "model", "test set", "selection", "runs", *SCORES])}
 
 
+def update_readme(readme: str | Path, folder: str | Path) -> Path:
+    """Replace the text between ``<!-- {name}:start -->`` and ``<!-- {name}:end -->`` in ``readme``
+    with ``markdown_tables(folder)[name]`` for name in "run", "results"."""
+    readme = Path(readme)
+    text = readme.read_text()
+    for name, table in markdown_tables(folder).items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start not in text or end not in text:
+            raise ValueError(f"{readme}: no {start} ... {end} markers")
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1]
+    return atomic_write(readme, lambda tmp: tmp.write_text(text))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m respcore.results_real check DIR`` or ``... compare COMMITTED RERUN``."""
+    """``python -m respcore.results_real check DIR``, ``... compare COMMITTED RERUN``, ``... readme DIR README``."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m respcore.results_real")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("check").add_argument("folder")
+    readme = sub.add_parser("readme")
+    readme.add_argument("folder")
+    readme.add_argument("readme")
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("committed")
     cmp_.add_argument("rerun")
@@ -229,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         problems = check(args.folder)
         print("\n".join(problems) if problems else f"{args.folder}: well formed")
         return 1 if problems else 0
+    if args.cmd == "readme":
+        print(update_readme(args.readme, args.folder))
+        return 0
     print(compare(args.committed, args.rerun).to_string(index=False))
     return 0
 
