@@ -215,12 +215,12 @@ def markdown_tables(folder: str | Path) -> dict[str, str]:
 
 
 def update_readme(readme: str | Path, folder: str | Path) -> Path:
-    """Replace the text between ``<!-- {name}:start -->`` and ``<!-- {name}:end -->`` in ``readme``
-    with ``markdown_tables(folder)[name]`` for name in "run", "results"."""
-    readme = Path(readme)
+    """Replace the text between ``<!-- {folder name}:{name}:start -->`` and ``<!-- ...:end -->`` in
+    ``readme`` with ``markdown_tables(folder)[name]`` for name in "run", "results"."""
+    readme, folder = Path(readme), Path(folder)
     text = readme.read_text()
     for name, table in markdown_tables(folder).items():
-        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        start, end = f"<!-- {folder.name}:{name}:start -->", f"<!-- {folder.name}:{name}:end -->"
         if start not in text or end not in text:
             raise ValueError(f"{readme}: no {start} ... {end} markers")
         head, rest = text.split(start, 1)
