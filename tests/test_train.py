@@ -152,3 +152,15 @@ def test_start_from_panns_weights(corpus, tmp_path):
     wrong = build_model("cnn6", 2, n_bands=32, width=0.25)
     with pytest.raises(ValueError, match="Cnn6.pth"):
         load_panns(wrong, tmp_path / "Cnn6.pth")
+
+
+def test_data_fingerprint_sees_values_labels_and_bands():
+    data = planted_featureset(32)
+    base = runs.data_fingerprint(data)
+    assert runs.data_fingerprint(planted_featureset(32)) == base  # stable
+    x = data.x.clone()
+    x[17, 0, 5, 3] += 0.5  # one value, not on the sampled grid
+    changed = [runs.data_fingerprint(type(data)(**{**data.__dict__, "x": x})),
+               runs.data_fingerprint(type(data)(**{**data.__dict__, "y": 1 - data.y})),
+               runs.data_fingerprint(data.with_bands(range(16)))]
+    assert base not in changed and len(set(changed)) == 3
