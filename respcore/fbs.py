@@ -135,7 +135,7 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
     """
     run = _Selection(data, config, k=k, seeds=seeds, test=test, root=root, folds=folds, fold_seed=fold_seed,
                      progress=progress)
-    bands = list(data.kept_bands)
+    bands = list(run.data.kept_bands)  # after any config.bands restriction
     while True:
         cv, rec = run.evaluate(bands)
         start = time.perf_counter()
@@ -166,7 +166,7 @@ def backward_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int,
     n_cand = len(run.folds) if candidate_folds is None else int(candidate_folds)
     if not 1 <= n_cand <= len(run.folds):
         raise ValueError(f"candidate_folds must be in 1..{len(run.folds)}, got {candidate_folds}")
-    bands = list(data.kept_bands)
+    bands = list(run.data.kept_bands)  # after any config.bands restriction
     _, rec = run.evaluate(bands)
     while not run.record(rec, patience):
         groups = sorted({b // r for b in bands})

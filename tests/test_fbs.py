@@ -104,3 +104,11 @@ def test_band_selection_round_trip_and_reduced_model(corpus, root, tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json"):
         BandSelection.load(tmp_path / "bad.json")
+
+
+def test_selection_starts_from_the_config_bands(corpus, root):
+    start = tuple(range(8, 32))
+    sel = importance_selection(corpus, TrainConfig(**{**CONFIG.to_dict(), "bands": start}), k=2, r=8, lam=0.5,
+                               patience=None, min_bands=16, method="saliency", root=root, progress=False)
+    assert [t["n_bands"] for t in sel.trajectory] == [24, 16]
+    assert set(sel.trajectory[-1]["bands"]) < set(start) and sel.config.bands is None
