@@ -219,3 +219,38 @@ def test_examples_from_a_feature_set() -> None:
     assert [i["label"] for i in items] == ["n", "n", "c", "c", "w", "w"]
     assert all(i["waveform"] is None and i["log_mel"].shape == (64, 10) for i in items)
     assert {i["recording"] for i in items[:2]} == {"r0", "r4"}
+
+
+@pytest.mark.parametrize("flavor,mel", [("icbhi", MelConfig()), ("icbhi", MelConfig(n_mels=32, f_max=3000.0)),
+                                        ("sprsound", MelConfig(sample_rate=8000, n_fft=512, hop_length=256,
+                                                               f_max=3900.0))], ids=["icbhi", "icbhi-32", "spr-8k"])
+def test_class_sounds_reach_only_the_informative_bands(flavor: str, mel: MelConfig, one_thread: None) -> None:
+    """Render the same recordings with and without their class sounds (nuisances identical): the log-Mel
+    difference is nil in every nuisance band and large in the bands of each cycle's class."""
+    from respcore.datasets.synthetic_plan import plan_icbhi, plan_sprsound
+
+    rng = np.random.default_rng(0)
+    counts = target_counts(flavor, 60)
+    plans = plan_icbhi(rng, counts, True)[0] if flavor == "icbhi" else plan_sprsound(rng, counts, True)
+    truth = band_truth(mel, flavor)
+    nuisance, flat = truth["nuisance_bands"], {"freqs_hz": [20.0, 8000.0], "gain_db": [3.0, -3.0]}
+    worst_nuisance, evidence = 0.0, []
+    for i, plan in enumerate([p for p in plans if p.components][:6]):
+        quiet = RecordingPlan(**{**plan.__dict__, "components": []})
+        with_sounds, without = (torch.from_numpy(render(p, np.random.default_rng(i), flat)).float()
+                                for p in (plan, quiet))
+        if plan.sample_rate != mel.sample_rate:
+            import torchaudio
+
+            with_sounds, without = (torchaudio.functional.resample(w, plan.sample_rate, mel.sample_rate)
+                                    for w in (with_sounds, without))
+        for (start, end), label in zip(plan.breaths, plan.labels):
+            if label in (None, "normal", "Normal"):
+                continue
+            a, b = int(start * mel.sample_rate), int(end * mel.sample_rate)
+            diff = (log_mel(with_sounds[None, a:b], mel) - log_mel(without[None, a:b], mel))[0, 0].mean(-1)  # (F,)
+            worst_nuisance = max(worst_nuisance, float(diff[nuisance].abs().max()))
+            evidence.append(float(diff[truth["class_bands"][label]].max()))
+    assert evidence, "no adventitious cycle rendered"
+    assert worst_nuisance < 0.05, f"class sounds changed a nuisance band by {worst_nuisance:.3f} dB"
+    assert np.median(evidence) > 3.0, f"class sounds too faint in their bands: {np.median(evidence):.2f} dB"
