@@ -140,3 +140,20 @@ def test_synthetic_sprsound_is_close_to_the_real_one(tmp_path: Path, size: str) 
     d = stats.calibration_distances("sprsound", Path(REAL) / "sprsound" / "annotations_2022", tmp_path / "c")
     assert max(d["event_tv"].values()) < 0.03 and max(d["record_tv"].values()) < 0.05
     assert d["event_seconds"]["ks"] < 0.06 and d["age"]["ks"] < 0.25
+
+
+@pytest.mark.parametrize("flavor", ["icbhi", "sprsound"])
+def test_statistics_of_a_synthetic_corpus_match_its_ground_truth(tmp_path: Path, flavor: str) -> None:
+    """The data chapter reads synthetic and real corpora alike (annotation files only)."""
+    corpus = make_synthetic(tmp_path / "c", flavor, "default", seed=1, audio=False)
+    truth = corpus.truth
+    if flavor == "icbhi":
+        summary = stats.icbhi_summary(stats.icbhi_cycles(corpus.path))
+        assert summary["cycles"] == truth["class_counts"]
+        assert summary["shared_patients"] == truth["shared_patients"]
+        assert summary["patients"] == truth["patients"] and sum(summary["recordings"].values()) == truth["recordings"]
+    else:
+        summary = stats.sprsound_summary(*stats.sprsound_annotations(corpus.path))
+        assert summary["events"] == truth["class_counts"] and summary["records"] == truth["record_counts"]
+        assert summary["age_quantiles"][-1] < 18
+    assert make_synthetic(tmp_path / "c", flavor, 1000, seed=1, audio=False).truth == truth  # same corpus

@@ -6,9 +6,14 @@ Example::
     path, truth = make_synthetic("data/synthetic-icbhi", "icbhi", "smoke", seed=0)
     truth["informative_bands"]  # Mel bands (for the default MelConfig) that carry class evidence
 
-Design of the sounds: :mod:`.synthetic_design`; layout and calibration: :mod:`.synthetic_plan`,
-:mod:`.calibration`. Deviation from the real files: ICBHI audio is written at 16 kHz (4 kHz for
-Litt3200 as in the real set) instead of 44.1 kHz, to keep the corpus small.
+Design of the sounds (class evidence in fixed frequency ranges, pediatric ones 1.2x higher, class-blind
+nuisances and noise bands in the gaps): :mod:`.synthetic_design`; layout: :mod:`.synthetic_plan`;
+calibration targets measured on the real files: :mod:`.calibration`. Sizes count cycles (ICBHI) or
+events (SPRSound): smoke 200, default 1000, "icbhi" the real dataset's size (6,898 / 9,089), or an int.
+
+Known simplifications: ICBHI audio is written at 16 kHz (4 kHz for Litt3200, as in the real set)
+instead of 44.1 kHz, to keep the corpus small; labels are drawn independently of age, device and patient
+(the real ICBHI children are mostly normal), so only the class sounds carry class information.
 """
 from __future__ import annotations
 
@@ -96,9 +101,10 @@ def make_synthetic(root: str | Path, flavor: str = "icbhi", size: str | int = "d
     truth_path = root / TRUTH_FILE
     if truth_path.is_file():
         old = read_json(truth_path)
-        if {k: old.get(k) for k in key} != key:
-            raise ValueError(f"{truth_path}: holds another corpus ({ {k: old.get(k) for k in key} }); "
-                             f"asked for {key}: use another folder or delete this one")
+        same = ("flavor", "seed", "n_items", "audio", "generator_version")  # size "default" == 1000
+        if any(old.get(k) != key[k] for k in same):
+            raise ValueError(f"{truth_path}: holds another corpus ({ {k: old.get(k) for k in same} }); "
+                             f"asked for { {k: key[k] for k in same} }: use another folder or delete this one")
         _verify(root, old)
         if old.get("mel") != mel.to_dict():
             old.update(_band_part(mel, flavor))
@@ -113,7 +119,7 @@ def make_synthetic(root: str | Path, flavor: str = "icbhi", size: str | int = "d
     truth = _generate(root, flavor, n, int(seed), key, mel, audio)
     write_json(truth_path, truth)
     (root / _MARKER).unlink()
-    return SyntheticCorpus(root, truth)
+    return SyntheticCorpus(root, read_json(truth_path))  # as a later reuse returns it (lists, str keys)
 
 
 def _band_part(mel: MelConfig, flavor: str) -> dict:
