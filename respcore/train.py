@@ -61,9 +61,9 @@ class TrainConfig:
 
     @classmethod
     def from_profile(cls, profile: Profile | str, **overrides: Any) -> "TrainConfig":
-        """Width, epochs and batch size from a study profile (``smoke``, ``cpu``, ``paper``)."""
+        """Width, epochs, batch size and CPU threads from a study profile (``smoke``, ``cpu``, ``paper``)."""
         p = get_profile(profile) if isinstance(profile, str) else profile
-        base = dict(width=p.width, epochs=p.epochs, batch_size=p.batch_size)
+        base = dict(width=p.width, epochs=p.epochs, batch_size=p.batch_size, num_threads=p.threads)
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
