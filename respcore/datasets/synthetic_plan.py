@@ -72,9 +72,10 @@ def plan_icbhi(rng: np.random.Generator, counts: dict[str, dict[str, int]], smok
 
     Returns: (list of RecordingPlan, {patient: {"age", "sex"}}).
     """
-    p_ped = cal.ICBHI_RECORDINGS_BY_AGE_GROUP["pediatric"] / sum(cal.ICBHI_RECORDINGS_BY_AGE_GROUP.values())
-    per_patient = {g: cal.ICBHI_RECORDINGS_BY_AGE_GROUP[g] / cal.ICBHI_PATIENTS_BY_AGE_GROUP[g]
-                   for g in ("pediatric", "adult")}
+    p_ped_cycles = cal.ICBHI_CYCLES_BY_AGE_GROUP["pediatric"] / sum(cal.ICBHI_CYCLES_BY_AGE_GROUP.values())
+    cycles_per_recording = sum(cal.ICBHI_CYCLES_BY_AGE_GROUP.values()) / sum(cal.ICBHI_RECORDINGS_BY_AGE_GROUP.values())
+    per_patient = {g: cal.ICBHI_CYCLES_BY_AGE_GROUP[g] / cal.ICBHI_PATIENTS_BY_AGE_GROUP[g] / cycles_per_recording
+                   for g in ("pediatric", "adult")}  # recordings per patient that give the real cycles per patient
     devices, dev_w = list(cal.ICBHI_DEVICES), np.array(list(cal.ICBHI_DEVICES.values()), float)
     patients: dict[str, dict] = {}
     plans: list[RecordingPlan] = []
@@ -88,7 +89,12 @@ def plan_icbhi(rng: np.random.Generator, counts: dict[str, dict[str, int]], smok
             sizes.append(int(round(sample_quantiles(rng, q, 1)[0])))
         sizes[-1] -= sum(sizes) - len(labels)
         sizes = [s for s in sizes if s > 0]
-        child = rng.random(len(sizes)) < p_ped
+        # children get the real share of CYCLES (their recordings hold more, shorter cycles), and at least
+        # 2 recordings per split so that small corpora have children too
+        order = rng.permutation(len(sizes))
+        k = int(np.searchsorted(np.cumsum(np.asarray(sizes)[order]), p_ped_cycles * len(labels))) + 1
+        child = np.zeros(len(sizes), dtype=bool)
+        child[order[: min(len(sizes) // 3, max(2, k))]] = True
         done = 0
         for group, mask in (("pediatric", child), ("adult", ~child)):
             idx = np.flatnonzero(mask)
