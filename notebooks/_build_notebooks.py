@@ -184,7 +184,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "accuracy differences meaningless)."),
         ("code", setup_cell("scorecard")),
         ("code", "card = ex.claims_scorecard(study)\nstudy.save_table(card, 'scorecard')\n"
-                 "display(Markdown(ex.verdict_counts(card)))\ncard.drop(columns=['key']).style.hide(axis='index')"),
+                 "display(Markdown(ex.verdict_counts(card)))\nex.styled_scorecard(card)"),
     ],
 }
 
@@ -200,6 +200,9 @@ def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb.cells += [params, new_code_cell(IMPORTS)]
     for kind, text in rest:
         nb.cells.append(new_markdown_cell(text) if kind == "md" else new_code_cell(text))
+    for cell in nb.cells[1:]:
+        if cell.cell_type == "code":  # the book shows outputs; the code is one click away
+            cell.metadata.setdefault("tags", []).append("hide-input")
     for i, cell in enumerate(nb.cells):
         cell.id = f"{name.replace('_', '-')}-{i:02d}"  # stable ids: rebuilding gives identical files
     return nb

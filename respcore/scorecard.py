@@ -34,8 +34,8 @@ def load_summaries(results: str | Path) -> Summaries:
 
 
 def _source(s: dict) -> str:
-    kind = "real" if s.get("real_data") else "synthetic"
-    return f"{s.get('dataset', '?')} ({kind}), profile {s.get('profile', '?')}"
+    data = f"REAL {s.get('dataset', '?')}" if s.get("real_data") else "synthetic corpus"
+    return f"{data}, profile {s.get('profile', '?')}"
 
 
 def _missing(nb: str) -> Verdict:
@@ -211,3 +211,14 @@ def scorecard(results: str | Path) -> pd.DataFrame:
                      "verdict": verdict, "why": why, "key": c.key})
     return pd.DataFrame(rows)
 
+
+
+VERDICT_COLORS = {REPRODUCED: "#d4edda", NOT_REPRODUCED: "#f8d7da", NOT_TESTABLE: "#e2e3e5"}
+
+
+def styled(card: pd.DataFrame):
+    """The scorecard as an HTML-ready pandas Styler: verdicts coloured, the internal key hidden."""
+    shown = card.drop(columns=["key"])
+    return (shown.style.hide(axis="index")
+            .map(lambda v: f"background-color: {VERDICT_COLORS.get(v, 'white')}; font-weight: bold",
+                 subset=["verdict"]))

@@ -117,7 +117,20 @@ def run_notebook(name: str, cfg: StudyConfig, params: dict) -> Path:
             shutil.move(str(dst), str(failed))  # never leave a traceback page for the book to render
             where = f"executed copy with the error: {failed}"
         raise StudyError(f"notebook {name} failed; {where}\n{err}") from err
+    _hide_parameter_cells(dst)
     return dst
+
+
+def _hide_parameter_cells(path: Path) -> None:
+    """Collapse the parameter cells in the book (each page's banner states the parameters in words)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, path)
 
 
 def build_book(root: Path) -> Path:

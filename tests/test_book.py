@@ -109,7 +109,7 @@ def test_scorecard_has_a_row_per_claim(built: Path) -> None:
 
 @pytest.mark.slow
 def test_pages_order_and_links(built: Path) -> None:
-    _, index = _parse(built / "_build" / "html" / "index.html")
+    _, index = _parse(built / "_build" / "html" / "intro.html")  # index.html only redirects here
     positions = [index.find(f'href="{n}.html"') for n in ["scorecard", *RESULT_PAGES[:-1]]]
     assert all(p > 0 for p in positions), "every results page is linked from the front page"
     assert positions[0] == min(positions), "the scorecard is the first results page"

@@ -126,7 +126,7 @@ def test_scorecard_has_a_row_per_claim_with_computed_verdicts(tmp_path: Path) ->
     assert card["verdict"].to_dict() == expected
     assert "48 bands" in card.loc["fbs_peak", "ours"]
     assert "50% fewer FLOPs at 32 bands" in card.loc["fbs_flops_cut", "ours"]
-    assert card.loc["tsa_ordering", "data"] == "synthetic (synthetic), profile cpu"
+    assert card.loc["tsa_ordering", "data"] == "synthetic corpus, profile cpu"
 
 
 def test_scorecard_verdicts_follow_the_results(tmp_path: Path) -> None:

@@ -30,12 +30,14 @@ def _selection_kwargs(study: Study) -> dict:
     return dict(k=p.folds, seeds=range(p.seeds), min_bands=p.min_bands, root=RUNS_DIR, progress=True)
 
 
-def _is(study: Study, data: StudyData, lam: float, method: str = "gradcam", **overrides):
+def _is(study: Study, data: StudyData, lam: float, method: str = "gradcam", patience: int | None = None,
+        **overrides):
+    """IS with the profile's settings; ``patience=None`` runs the whole curve down to the minimum."""
     from ..fbs import importance_selection
 
     cfg = train_config(study, data, **overrides)
-    return importance_selection(data.train, cfg, r=study.profile.band_step, lam=lam, patience=None, method=method,
-                                test=data.test, **_selection_kwargs(study))
+    return importance_selection(data.train, cfg, r=study.profile.band_step, lam=lam, patience=patience,
+                                method=method, test=data.test, **_selection_kwargs(study))
 
 
 def _curve(sel, task: str) -> pd.DataFrame:
@@ -126,10 +128,12 @@ def selection_example(study: Study, data: StudyData, result: BandRetention) -> t
 def model_agnostic(study: Study, data: StudyData) -> pd.DataFrame:
     """FBS in the patch transformer with Integrated Gradients: a row per IS round.
 
+    IS stops as the paper's does, once a round fails to improve the validation score (patience 1).
+
     Columns: backbone, bands ("all 64" or "FBS: n"), n_bands, score (validation AS mean), score_std,
     test_score, gmacs, best (the round IS keeps).
     """
-    sel = _is(study, data, LAMBDA[data.task], method="ig", backbone="transformer", tsa="none")
+    sel = _is(study, data, LAMBDA[data.task], method="ig", patience=1, backbone="transformer", tsa="none")
     sel.save(study.out / "selection_transformer_ig.json")
     c = _curve(sel, data.task)
     full = int(c["n_bands"].max())

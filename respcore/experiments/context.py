@@ -53,7 +53,7 @@ class Study:
         what = ("Results on the real dataset." if self.is_real else
                 "Every number on this page comes from the built-in synthetic corpus, not from patients; "
                 "it tests the method's mechanics, not its clinical accuracy.")
-        return (f":::{{{kind}}} Data: {self.data_label}\n{what}\n\n"
+        return (f":::{{admonition}} Data: {self.data_label}\n:class: {kind}\n\n{what}\n\n"
                 f"- data root: `{self.data_root}`\n"
                 f"- profile: **{p.name}** (epochs {p.epochs}, folds {p.folds}, seeds {p.seeds}, "
                 f"width x{p.width}, {p.cycle_seconds:g} s cycles, FBS step {p.band_step} bands)\n"

@@ -101,7 +101,7 @@ def age_table(study: Study, data: StudyData) -> pd.DataFrame:
     t = ages.table.rename(columns={"test_subset": "subset"})
     t = t[t["n"] > 0].copy()
     t["model"] = t["model"].replace({"router": "routed"})
-    t["fallbacks"] = t.get("fallback_missing_age", 0) + t.get("fallback_no_model", 0)
+    t["fallbacks"] = (t.get("fallback_missing_age", 0) + t.get("fallback_no_model", 0)).fillna(0).astype(int)
     t["paper_AS"] = [published.TABLE_II.get(f"{m}_on_{s}") for m, s in zip(t["model"], t["subset"])]
     table = t[["model", "subset", "n", "AS", "Sp", "Se", "fallbacks", "paper_AS"]].reset_index(drop=True)
     ped = table[table["subset"] == "pediatric"].set_index("model")["AS"].to_dict()
@@ -150,6 +150,13 @@ def claims_scorecard(study: Study) -> pd.DataFrame:
     from ..scorecard import scorecard
 
     return scorecard(study.out.parent)
+
+
+def styled_scorecard(card: pd.DataFrame):
+    """The scorecard table as shown in the book (verdicts coloured)."""
+    from ..scorecard import styled
+
+    return styled(card)
 
 
 def verdict_counts(card: pd.DataFrame) -> str:
