@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 import respcore
 from bench_models import row
+from model_clock import ModelClock
 from respcore.datasets.base import FeatureSet
 from settings import Settings
 from timing import load1, median_ratio, time_call, time_interleaved
@@ -111,35 +111,6 @@ def bench_cache(s: Settings) -> list[dict]:
     return rows
 
 
-def _model_only(train: FeatureSet, val: FeatureSet, config, device: torch.device):
-    """The model work of one ``fit`` epoch with nothing around it: same model, optimizer, batches
-    (sliced in advance, already on the device) and validation forward passes."""
-    from respcore.loop import class_weights
-
-    n_classes = train.n_classes
-    model = respcore.build_model(config.backbone, n_classes, n_bands=train.n_bands, tsa=config.tsa,
-                                 width=config.width, dropout=config.dropout).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    weight = class_weights(train.y, n_classes).to(device)
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
-    batches = [(train.x[i].to(device), train.y[i].to(device)) for i in order.split(config.batch_size) if len(i) > 1]
-    val_batches = [xb.to(device) for xb in val.x.split(config.eval_batch_size)]
-
-    def step() -> None:
-        model.train()
-        for xb, yb in batches:
-            loss = F.cross_entropy(model(xb), yb, weight=weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        model.eval()
-        with torch.inference_mode():
-            for xb in val_batches:
-                model(xb)
-
-    return step
-
-
 def train_setup(s: Settings, device: str) -> tuple[FeatureSet, FeatureSet, object]:
     """Training data (random features of the profile's Mel shape) and a one-epoch TrainConfig."""
     from respcore.train import TrainConfig
@@ -151,42 +122,43 @@ def train_setup(s: Settings, device: str) -> tuple[FeatureSet, FeatureSet, objec
 
 
 def bench_training(s: Settings) -> list[dict]:
-    """One-epoch ``respcore.train.fit`` (with its run folder, as the study uses it) against the bare
-    model work of the same epoch, interleaved: training throughput and the share of time outside the model."""
-    from respcore.loop import resolve_device
+    """One-epoch ``respcore.train.fit`` calls (with a run folder, as the study makes them), each timed
+    whole and split into model work and the rest by ``ModelClock``: training throughput and the share
+    of time spent outside the model (batching, metrics, checkpoints, bookkeeping)."""
     from respcore.train import fit
 
     train, val, config = train_setup(s, s.device)
-    epoch_s: list[float] = []
-
-    def run_fit() -> None:
+    cuda = torch.device(s.device).type == "cuda"
+    calls = []
+    for i in range(1 + s.train_repeats):  # the first call is a warm-up
         with tempfile.TemporaryDirectory(prefix="respcore-bench-run-") as tmp:
-            result = fit(train, val, config, run_dir=Path(tmp) / "run", progress=False)
-        epoch_s.append(float(result.history["seconds"].iloc[0]))  # train epoch + validation, no I/O
-
-    fns = {"fit": run_fit, "model": _model_only(train, val, config, resolve_device(s.device))}
-    timings, rounds = time_interleaved(fns, warmup=1, repeats=s.train_repeats, device=s.device)
-    epochs = epoch_s[-s.train_repeats:]  # the timed calls
-    for r, e in zip(rounds, epochs):
-        r["epoch"] = e
+            with ModelClock(cuda_sync=cuda) as clock:
+                result = fit(train, val, config, run_dir=Path(tmp) / "run", progress=False)
+        if i:
+            epoch = float(result.history["seconds"].iloc[0])  # train epoch + validation, as fit records it
+            # model work outside the epoch loop is nil (fit builds the model but runs no forward there)
+            calls.append({"fit": clock.wall_s, "epoch": epoch, "model": clock.model_s, "steps": clock.steps,
+                          "load1": load1()})
+    med = {k: statistics.median(c[k] for c in calls) for k in ("fit", "epoch", "model")}
+    epoch_share = statistics.median(1 - c["model"] / c["epoch"] for c in calls)
+    fit_share = statistics.median(1 - c["model"] / c["fit"] for c in calls)
+    load = calls[-1]["load1"]
     note = (f"profile {s.train_profile}: width {config.width}, batch {config.batch_size}, "
-            f"{train.n_bands}x{train.x.shape[-1]}, {len(train)} train + {len(val)} val items")
-    per_epoch = statistics.median(epochs)
-    t = timings["fit"]
+            f"{train.n_bands}x{train.x.shape[-1]}, {len(train)} train + {len(val)} val items, "
+            f"{calls[-1]['steps']} steps")
+    dev, bs = s.device, config.batch_size
     return [
-        row("training", "fit epoch", "throughput", len(train) / per_epoch, "samples/s", device=s.device,
-            batch=config.batch_size, load1=t.load1, note=note),
-        row("training", "model only", "throughput", len(train) / timings["model"].median_s, "samples/s",
-            device=s.device, batch=config.batch_size, load1=timings["model"].load1,
-            note="same steps + validation passes, batches pre-sliced"),
-        row("training", "fit epoch", "time", per_epoch, "s", device=s.device, batch=config.batch_size,
-            load1=t.load1, note="train epoch + validation, as fit records it"),
-        row("training", "fit call", "time", t.median_s, "s", device=s.device, batch=config.batch_size,
-            load1=t.load1, note="whole fit(): fingerprints, model build, checkpoint, result files"),
-        row("training", "outside model, per epoch", "share", 1 - median_ratio(rounds, "model", "epoch"), "",
-            device=s.device, load1=t.load1, note="1 - model/epoch (median of rounds); target < 0.10"),
-        row("training", "outside model, whole fit()", "share", 1 - median_ratio(rounds, "model", "fit"), "",
-            device=s.device, load1=t.load1, note="1 - model/fit call (median of rounds)"),
+        row("training", "fit epoch (train + val)", "throughput", len(train) / med["epoch"], "samples/s",
+            device=dev, batch=bs, load1=load, note=note),
+        row("training", "fit epoch (train + val)", "time", med["epoch"], "s", device=dev, batch=bs, load1=load),
+        row("training", "model work in the epoch", "time", med["model"], "s", device=dev, batch=bs, load1=load,
+            note="forward -> optimizer step, and validation forwards"),
+        row("training", "whole fit() call", "time", med["fit"], "s", device=dev, batch=bs, load1=load,
+            note="+ fingerprints, model build, checkpoint and result files"),
+        row("training", "outside model, per epoch", "share", epoch_share, "", device=dev, load1=load,
+            note=f"target < 0.10; median of {len(calls)} calls"),
+        row("training", "outside model, whole fit()", "share", fit_share, "", device=dev, load1=load,
+            note=f"median of {len(calls)} calls"),
     ]
 
 

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/run.py [--quick] [--device cpu|cuda] [--out benchmarks/results] [--skip SECTION ...]
+    python benchmarks/run.py [--quick] [--device cpu|cuda] [--out benchmarks/results] [--threads N]
+                             [--skip SECTION ...]
 
 Prints one table and writes ``<out>/latest.csv`` and ``<out>/latest.json`` (``quick.*`` with
 ``--quick``); the JSON holds the machine (CPU model, cores, torch version, load average), the settings
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 import traceback
@@ -23,7 +25,7 @@ from typing import Callable
 import torch
 
 # run as a script, this folder is on sys.path: the benchmark's own modules import as top-level names
-from bench_models import bench_band_scaling, bench_inference, bench_speed_options, row
+from bench_models import bench_band_scaling, bench_inference, bench_speed_options, bench_train_options, row
 from bench_pipeline import bench_cache, bench_fbs, bench_log_mel, bench_peak_memory, bench_training
 from settings import Settings
 from timing import load1, machine_info
@@ -34,8 +36,9 @@ COLUMNS = ("section", "case", "metric", "value", "unit", "device", "batch", "loa
 SECTIONS: dict[str, Callable[[Settings], list[dict]]] = {
     "inference": bench_inference,
     "band_scaling": bench_band_scaling,
-    "band_scaling_cl": lambda s: bench_band_scaling(s, channels_last=True),
+    "band_scaling_cl": lambda s: bench_band_scaling(s, channels_last=True, bands=(64, 32)),
     "speed_options": bench_speed_options,
+    "train_options": bench_train_options,
     "log_mel": bench_log_mel,
     "cache": bench_cache,
     "training": bench_training,
@@ -49,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats: checks the script runs")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="folder for CSV + JSON")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's own choice, usually the core count)")
     parser.add_argument("--skip", nargs="*", default=[], choices=sorted(SECTIONS), metavar="SECTION",
                         help=f"sections to leave out: {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
@@ -94,8 +99,12 @@ def write_results(rows: list[dict], meta: dict, out: Path, stem: str) -> tuple[P
     return csv_path, json_path
 
 
-def run(settings: Settings) -> tuple[list[dict], list[dict]]:
-    """Run every section not skipped; a section that fails is reported as an error row, not fatal."""
+def run(settings: Settings, checkpoint: Callable[[list[dict], list[dict]], object] | None = None,
+        ) -> tuple[list[dict], list[dict]]:
+    """Run every section not skipped; a section that fails is reported as an error row, not fatal.
+
+    ``checkpoint(rows, errors)`` is called after each section (the CLI writes the files so far).
+    """
     rows, errors = [], []
     for name, bench in SECTIONS.items():
         if name in settings.skip:
@@ -111,20 +120,30 @@ def run(settings: Settings) -> tuple[list[dict], list[dict]]:
                             load1=load1()))
         print(f"[{time.strftime('%H:%M:%S')}] {name} done in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr, flush=True)
+        if checkpoint is not None:
+            checkpoint(rows, errors)
     return rows, errors
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     settings = Settings.make(quick=args.quick, device=args.device, skip=tuple(args.skip))
     meta = {"machine": machine_info(args.device, REPO), "settings": settings.to_dict()}
+    stem = "quick" if args.quick else "latest"
     t0 = time.perf_counter()
-    rows, errors = run(settings)
-    meta["wall_s"] = round(time.perf_counter() - t0, 1)
-    meta["load_avg_end"] = machine_info(args.device, REPO)["load_avg"]
-    meta["errors"] = errors
+
+    def checkpoint(rows: list[dict], errors: list[dict], complete: bool = False) -> tuple[Path, Path]:
+        meta.update(wall_s=round(time.perf_counter() - t0, 1), load_avg_end=[round(v, 2) for v in os.getloadavg()],
+                    errors=errors, complete=complete)  # complete=False: a run still going, or killed
+        return write_results(rows, meta, args.out, stem)
+
+    rows, errors = run(settings, checkpoint)
+    paths = checkpoint(rows, errors, complete=True)
     print(format_table(rows))
-    paths = write_results(rows, meta, args.out, "quick" if args.quick else "latest")
     print(f"\nwrote {paths[0]} and {paths[1]} ({meta['wall_s']} s)")
     for err in errors:
         print(f"\nsection {err['section']} failed:\n{err['traceback']}", file=sys.stderr)

@@ -13,8 +13,9 @@ class Settings:
 
     quick: bool = False
     device: str = "cpu"
-    warmup: int = 2  # untimed calls before timing (allocator, oneDNN kernel selection, lazy inits)
-    repeats: int = 7  # timed calls; every figure is their median
+    warmup: int = 1  # untimed calls before timing (allocator, oneDNN kernel selection, lazy inits)
+    repeats: int = 5  # timed calls (rounds) of the band-scaling comparison; every figure is a median
+    inference_repeats: int = 3  # timed calls per model x batch in the latency table and speed options
     n_classes: int = 4  # ICBHI's four classes
     frames: int = 251  # T of an 8 s cycle at hop 512 (PAPER.md front end)
     width: float = 1.0  # CNN channel multiplier; 1.0 = CNN6 as published
@@ -23,9 +24,9 @@ class Settings:
     placements: tuple[str, ...] = TSA_PLACEMENTS
     # training throughput and peak memory: respcore.train on cached features, profile "cpu" on CPU
     train_profile: str = "cpu"
-    train_items: int = 1024  # training items in the one-epoch run
-    val_items: int = 256
-    train_repeats: int = 3  # interleaved (fit, model-only) rounds
+    train_items: int = 512  # training items in the one-epoch run
+    val_items: int = 128
+    train_repeats: int = 2  # timed fit calls, after one warm-up call
     # front end: log-Mel throughput and the feature cache of an ICBHI-sized corpus
     logmel_cycles: int = 256
     corpus_size: int = 690  # make_synthetic cycles for the cache benchmark (1/10 of ICBHI; times also projected)
@@ -40,7 +41,7 @@ class Settings:
     def make(cls, *, quick: bool, device: str, skip: tuple[str, ...] = ()) -> "Settings":
         if not quick:
             return cls(device=device, skip=skip)
-        return cls(quick=True, device=device, warmup=1, repeats=3, frames=32, width=0.125, batches=(1, 8),
+        return cls(quick=True, device=device, warmup=1, repeats=3, inference_repeats=2, frames=32, width=0.125, batches=(1, 8),
                    train_profile="smoke", train_items=64, val_items=32, train_repeats=1, logmel_cycles=8,
                    corpus_size=40, fbs_items=48, fbs_bands=16, fbs_r=8, fbs_epochs=1, skip=skip)
 

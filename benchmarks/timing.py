@@ -21,13 +21,18 @@ import torch
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds per call: median, min and max of ``runs`` timed calls, and the load average then."""
+    """Seconds per call: median, min and max of ``runs`` timed calls, and the load average then.
+
+    ``cpu_median_s`` is the median CPU time of this process per call (all its threads): on a shared
+    machine it moves much less with other processes' load than wall time does.
+    """
 
     median_s: float
     min_s: float
     max_s: float
     runs: int
     load1: float  # 1-minute load average when the last run finished
+    cpu_median_s: float = float("nan")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,8 +53,8 @@ def synchronizer(device: str | torch.device) -> Callable[[], None]:
     return lambda: None
 
 
-def _timing(times: list[float]) -> Timing:
-    return Timing(statistics.median(times), min(times), max(times), len(times), load1())
+def _timing(times: list[float], cpu: list[float]) -> Timing:
+    return Timing(statistics.median(times), min(times), max(times), len(times), load1(), statistics.median(cpu))
 
 
 def time_call(fn: Callable[[], object], *, warmup: int = 1, repeats: int = 5,
@@ -61,22 +66,27 @@ def time_call(fn: Callable[[], object], *, warmup: int = 1, repeats: int = 5,
     for _ in range(warmup):
         fn()
     sync()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         sync()
         times.append(time.perf_counter() - t0)
-    return _timing(times)
+        cpu.append(time.process_time() - c0)
+    return _timing(times, cpu)
 
 
 def time_interleaved(fns: Mapping[str, Callable[[], object]], *, warmup: int = 1, repeats: int = 5,
-                     device: str | torch.device = "cpu") -> tuple[dict[str, Timing], list[dict[str, float]]]:
+                     device: str | torch.device = "cpu", cpu_rounds: list[dict[str, float]] | None = None,
+                     ) -> tuple[dict[str, Timing], list[dict[str, float]]]:
     """Time several functions round-robin, so a load spike on a shared machine hits all of them alike.
 
+    Args:
+        cpu_rounds: if given, receives the per-round CPU seconds of this process (all its threads).
     Returns:
-        ``{name: Timing}`` and the per-round seconds ``[{name: s}, ...]`` (for per-round ratios).
+        ``{name: Timing}`` and the per-round wall seconds ``[{name: s}, ...]`` (for per-round ratios).
     """
+    cpu_rounds = [] if cpu_rounds is None else cpu_rounds
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     sync = synchronizer(device)
@@ -86,14 +96,16 @@ def time_interleaved(fns: Mapping[str, Callable[[], object]], *, warmup: int = 1
     sync()
     rounds: list[dict[str, float]] = []
     for _ in range(repeats):
-        this_round = {}
+        this_round, this_cpu = {}, {}
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
             sync()
             this_round[name] = time.perf_counter() - t0
+            this_cpu[name] = time.process_time() - c0
         rounds.append(this_round)
-    timings = {name: _timing([r[name] for r in rounds]) for name in fns}
+        cpu_rounds.append(this_cpu)
+    timings = {name: _timing([r[name] for r in rounds], [r[name] for r in cpu_rounds[-repeats:]]) for name in fns}
     return timings, rounds
 
 

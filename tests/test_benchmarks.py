@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # sections as they appear in the rows (the channels-last band scaling writes band_scaling rows)
-SECTIONS = {"inference", "band_scaling", "speed_options", "log_mel", "cache", "training", "memory", "fbs"}
+SECTIONS = {"inference", "band_scaling", "speed_options", "train_options", "log_mel", "cache", "training", "memory", "fbs"}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_quick_run_writes_csv_and_json(quick_run):
     assert {r["section"] for r in rows} == SECTIONS
     assert not [r for r in rows if r["metric"] == "error"]
     meta = json.loads((out / "quick.json").read_text())
-    assert meta["settings"]["quick"] is True and meta["errors"] == []
+    assert meta["settings"]["quick"] is True and meta["errors"] == [] and meta["complete"] is True
     machine = meta["machine"]
     for key in ("cpu_model", "cpu_count", "torch", "load_avg", "utc"):
         assert machine[key] not in (None, "", []), key
