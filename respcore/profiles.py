@@ -39,8 +39,9 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", cycle_seconds=2.0, width=0.125, folds=2, seeds=1, epochs=2,
                      batch_size=32, band_step=16, min_bands=16, corpus_size="smoke", threads=1),
     # cpu: one CNN6 training (400 cycles of 64 x 63, 6 epochs, val + test scored each epoch) costs about
-    # 8 s of one core; 4 s cycles at width 0.25 cost 5x more (measured 2026-11-24, see issue 4's report)
-    "cpu": Profile("cpu", cycle_seconds=2.0, width=0.125, folds=3, seeds=1, epochs=6,
+    # 8 s of one core; 4 s cycles at width 0.25 cost 5x more (measured 2026-11-24, see issue 4's report).
+    # The whole study is ~180 trainings at 2 folds (~260 at 3, mostly the lambda sweep): 2 fits 25 min.
+    "cpu": Profile("cpu", cycle_seconds=2.0, width=0.125, folds=2, seeds=1, epochs=6,
                    batch_size=64, band_step=8, min_bands=16, corpus_size="default", threads=1),
     "paper": Profile("paper", cycle_seconds=8.0, width=1.0, folds=5, seeds=3, epochs=60,
                      batch_size=128, band_step=4, min_bands=8, corpus_size="icbhi"),
