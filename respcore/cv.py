@@ -123,23 +123,10 @@ def cross_validate(data: FeatureSet, config, *, k: int, seeds: Sequence[int] = (
 
 def make_folds(data: FeatureSet, k: int, seed: int = 0) -> Folds:
     """Patient-wise folds of ``data`` (no patient in two folds), from the datasets module."""
-    try:
-        from .datasets.folds import patient_folds
-    except ImportError:  # TODO: remove once respcore.datasets.folds has landed
-        patient_folds = _patient_folds_fallback
+    from .datasets.folds import patient_folds
+
     folds = patient_folds(data.groups, data.y.numpy(), k, seed)
     return _check_folds([(np.asarray(tr), np.asarray(va)) for tr, va in folds], len(data), k)
-
-
-def _patient_folds_fallback(groups: np.ndarray, labels: np.ndarray, k: int, seed: int) -> Folds:
-    """Minimal patient-wise K-fold (shuffled patients dealt round-robin; not stratified)."""
-    patients = np.unique(groups)
-    if len(patients) < k:
-        raise ValueError(f"cannot make {k} patient-wise folds from {len(patients)} patients")
-    order = np.random.default_rng(seed).permutation(patients)
-    fold_of = {p: i % k for i, p in enumerate(order)}
-    assign = np.array([fold_of[g] for g in groups])
-    return [(np.flatnonzero(assign != i), np.flatnonzero(assign == i)) for i in range(k)]
 
 
 def save_folds(cv_dir: Path, folds: Folds, data: FeatureSet) -> None:
