@@ -15,7 +15,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Sequence
@@ -289,12 +289,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default="cache/realdata", help="feature and run cache (never committed)")
     ap.add_argument("--fbs-tasks", nargs="*", default=[], choices=SPRSOUND_TASKS,
                     help="also run CNN-TSA+FBS (importance-based selection) on these tasks")
+    ap.add_argument("--fbs-patience", default="1",
+                    help="IS stops after this many rounds without a better validation score; 'none' runs down "
+                         "to the profile's min_bands (a full band-retention curve)")
+    ap.add_argument("--fbs-lam", type=float, default=1.0, help="IS consistency penalty (1.0 binary, 0.5 multiclass)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     plan = RealPlan.from_profile(args.profile, fbs_tasks=tuple(args.fbs_tasks), tasks=tuple(args.tasks), folds=args.folds, folds_run=args.folds_run,
                                  epochs=args.epochs, seeds=tuple(args.seeds) if args.seeds else None)
+    patience = None if args.fbs_patience.lower() == "none" else int(args.fbs_patience)
+    plan = replace(plan, fbs=replace(plan.fbs, patience=patience, lam=args.fbs_lam))
     command = "python -m respcore.realdata " + " ".join(argv if argv is not None else sys.argv[1:])
     run_sprsound(args.root, args.out, plan, cache_dir=args.cache_dir, command=command, progress=True)
     return 0
