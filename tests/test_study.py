@@ -152,3 +152,31 @@ def test_published_rows_cite_a_source() -> None:
     assert {"icbhi", "sprsound"} <= set(table["dataset"])
     with pytest.raises(ValueError, match="not 'esc50'"):
         published.published_table("esc50")
+
+
+def test_experiments_api_imports_and_is_complete() -> None:
+    from respcore import experiments, plots
+
+    missing = [n for n in experiments.__all__ if not hasattr(experiments, n)]
+    assert not missing, f"respcore.experiments lacks {missing}"
+    for name in ("tsa_ablation", "band_retention", "age_table", "sota_table", "model_agnostic", "lambda_sweep"):
+        assert getattr(experiments, name).__doc__, f"{name} needs a docstring"
+    assert callable(plots.band_retention) and callable(plots.tsa_ablation)
+
+
+def test_setup_writes_params_and_rejects_bad_parameters(tmp_path: Path) -> None:
+    from respcore import experiments
+
+    data = tmp_path / "corpus"
+    data.mkdir()
+    st = experiments.setup("02_tsa_placement", dataset="icbhi", data_root=str(data), profile="smoke", epochs=3,
+                           device="cpu", out_dir=str(tmp_path / "results"))
+    params = json.loads((tmp_path / "results" / "02_tsa_placement" / "params.json").read_text())
+    assert params["profile"]["epochs"] == 3 and params["real_data"] is True and params["dataset"] == "icbhi"
+    assert "REAL ICBHI" in st.header() and "SYNTHETIC" not in st.header()
+    with pytest.raises(ValueError, match="needs data_root"):
+        experiments.setup("04_age", dataset="sprsound", data_root="", profile="smoke")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        experiments.setup("04_age", dataset="icbhi", data_root=str(tmp_path / "nope"), profile="smoke")
+    with pytest.raises(ValueError, match="unknown profile"):
+        experiments.setup("04_age", dataset="icbhi", data_root=str(data), profile="huge")

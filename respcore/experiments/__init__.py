@@ -9,8 +9,8 @@ from .beyond import age_robustness, attribution_agreement, finish_beyond, lambda
 from .context import Study, read_summary, setup, synthetic_corpus
 from .data import (StudyData, all_meta, band_centres, band_evidence, class_examples, data_overview, device_responses,
                    finish_data, informative_bands, load_data, planted_bands)
-from .tables import age_table, claims_scorecard, sota_table, styled_scorecard, table2_paper, tsa_ablation,
-                     verdict_counts
+from .tables import (age_table, claims_scorecard, sota_table, styled_scorecard, table2_paper, tsa_ablation,
+                     verdict_counts)
 
 __all__ = ["FIG2_PEAK_BANDS", "Study", "StudyData", "setup", "synthetic_corpus", "read_summary", "load_data",
            "all_meta", "band_centres", "band_evidence", "class_examples", "data_overview", "finish_data",

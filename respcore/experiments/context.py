@@ -105,9 +105,11 @@ def resolve_device(device: str) -> str:
 def synthetic_corpus(profile: str, root: str | Path = "data/synthetic", seed: int = 0) -> tuple[Path, dict]:
     """Generate (or reuse) the built-in corpus sized for ``profile``; returns (folder, ground truth)."""
     from ..datasets import make_synthetic
+    from ..datasets.synthetic import GENERATOR_VERSION
 
     prof = get_profile(profile)
-    folder = Path(root) / f"{SYNTHETIC_FLAVOR}-{prof.corpus_size}-seed{seed}"  # one corpus per folder
+    # one corpus per folder; a new generator version gets a new folder instead of a refusal
+    folder = Path(root) / f"{SYNTHETIC_FLAVOR}-{prof.corpus_size}-seed{seed}-v{GENERATOR_VERSION}"
     path, truth = make_synthetic(folder, flavor=SYNTHETIC_FLAVOR, size=prof.corpus_size, seed=seed, mel=prof.mel())
     return Path(path), truth
 
