@@ -14,7 +14,8 @@ from respcore.datasets import calibration as cal
 from respcore.datasets import synthetic
 from respcore.datasets.synthetic import make_synthetic, target_counts
 from respcore.datasets.synthetic_examples import read_items
-from respcore.datasets.synthetic_design import COMPONENT_RANGES, RecordingPlan, band_truth, component_range, render
+from respcore.datasets.synthetic_design import (COMPONENT_RANGES, NOISE_BANDS_HZ, RecordingPlan, band_truth,
+                                               component_windows, render)
 from respcore.features import MelConfig, log_mel
 
 SMOKE_MEL = MelConfig(cycle_seconds=2.0)
@@ -87,7 +88,7 @@ def test_band_truth_matches_the_design(flavor: str, mel: MelConfig) -> None:
     edges = mel.band_edges_hz().numpy()
     centres = edges[1:-1]
     groups = ("adult", "pediatric") if flavor == "icbhi" else ("pediatric",)
-    ranges = [component_range(c, g) for c in COMPONENT_RANGES for g in groups
+    ranges = [w for c in COMPONENT_RANGES for g in groups for w in component_windows(c, g)
               if flavor == "icbhi" and c != "stridor" or flavor == "sprsound"]
     for b in range(mel.n_mels):
         inside = any(lo <= centres[b] <= hi for lo, hi in ranges)
@@ -99,6 +100,31 @@ def test_band_truth_matches_the_design(flavor: str, mel: MelConfig) -> None:
     assert set(truth["class_bands"]["normal" if flavor == "icbhi" else "Normal"]) == set()
 
 
+@pytest.mark.parametrize("flavor,expected", [("icbhi", 30), ("sprsound", 21)])
+def test_default_mel_leaves_band_selection_a_clear_target(flavor: str, expected: int) -> None:
+    """For the default MelConfig about a third of the bands carry evidence (chance precision of a band
+    selection ~0.3-0.5, not 0.8), in separate groups with wide noise-band gaps between them."""
+    mel = MelConfig()
+    truth = band_truth(mel, flavor)
+    inf = truth["informative_bands"]
+    assert len(inf) == expected and 20 <= len(inf) <= 30
+    runs = np.split(np.array(inf), np.flatnonzero(np.diff(inf) > 1) + 1)
+    assert len(runs) == 3 and all(len(r) <= 12 for r in runs)
+    assert len(truth["noise_bands"]) >= 0.8 * len(truth["nuisance_bands"]), "the gaps must be noise bands"
+    from respcore.profiles import get_profile
+
+    assert band_truth(get_profile("cpu").mel(), flavor)["informative_bands"] == inf  # 2 s cycles, same bands
+
+
+def test_noise_bands_stay_clear_of_every_class_window() -> None:
+    guard = 2.0 * 16000 / 1024  # the default STFT main lobe
+    windows = [w for c in COMPONENT_RANGES for g in ("adult", "pediatric") for w in component_windows(c, g)]
+    for lo, hi in NOISE_BANDS_HZ:
+        assert all(hi + guard <= a or lo - guard >= b for a, b in windows), f"noise band {lo}-{hi} Hz hits a class window"
+    with pytest.raises(ValueError, match="class sound"):
+        component_windows("squawk", "adult")
+
+
 def test_children_sound_higher() -> None:
     """The same wheeze (same seed) peaks PEDIATRIC_SHIFT higher in a child's recording than in an adult's."""
     peaks = {}
@@ -108,10 +134,12 @@ def test_children_sound_higher() -> None:
         wave = render(plan, np.random.default_rng(1), {"freqs_hz": [20.0, 8000.0], "gain_db": [0.0, 0.0]})
         assert wave.shape == (17600,) and np.abs(wave).max() <= 1.0
         freqs = np.fft.rfftfreq(wave.size, 1 / 8000)
-        spec = np.abs(np.fft.rfft(wave)) ** 2 * ((freqs > 190) & (freqs < 700))  # wheeze f0 ranges, above the hum
+        low = (component_windows("wheeze", "adult")[0][0], component_windows("wheeze", "pediatric")[0][1])
+        spec = np.abs(np.fft.rfft(wave)) ** 2 * ((freqs > low[0]) & (freqs < low[1]))  # both f0 windows
         peaks[age] = freqs[np.argmax(spec)]
     assert 1.1 < peaks[5.0] / peaks[40.0] < 1.35
-    assert component_range("wheeze", "adult")[0] <= peaks[40.0] <= component_range("wheeze", "adult")[1]
+    lo, hi = component_windows("wheeze", "adult")[0]
+    assert lo <= peaks[40.0] <= hi
 
 
 def test_icbhi_round_trip_through_the_real_loader(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -2,14 +2,16 @@
 and the rendering of one recording from its plan.
 
 Design (Hz; pediatric class sounds sit ``PEDIATRIC_SHIFT`` times higher than adult ones):
-- class evidence only in ``COMPONENT_RANGES``: a low group (rhonchi, wheezes, coarse crackles, up to
-  ~700 Hz for children) and a high group (fine crackles, stridor, from 1 kHz);
-- dedicated noise bands (``NOISE_BANDS_HZ``: strong, randomly varying, class-blind) in the gaps: below
-  100 Hz, 740-940 Hz between the groups, and above 1.8 kHz;
+- class evidence only in three narrow windows (``COMPONENT_RANGES``, each class sound confined to its
+  windows by an FFT mask): a low tonal window (rhonchi, wheezes and coarse crackles, 245-285 Hz adult), the
+  window of their second harmonics (490-570 Hz) and a high window (fine crackles, stridor, 1.16-1.25 kHz);
+- wide, strong, randomly varying class-blind noise bands (``NOISE_BANDS_HZ``) in the gaps between them:
+  below 200 Hz, 360-450 Hz, 0.7-1.1 kHz and above 1.48 kHz;
 - broadband class-blind nuisances everywhere: breath sounds, heart sounds, mains hum, friction bursts,
   the device's frequency response.
-A Mel band is informative when its support touches a class range widened by the STFT main lobe
-(2 bins); every other band is nuisance: no class evidence reaches it.
+A Mel band is informative when its support touches a class window widened by the STFT main lobe
+(2 bins); every other band is nuisance: no class evidence reaches it. For the default MelConfig about a
+third of the bands are informative, so importance-based band selection has a clear target.
 """
 from __future__ import annotations
 
@@ -20,15 +22,18 @@ import numpy as np
 from ..features import MelConfig
 from . import sounds
 
-PEDIATRIC_SHIFT = 1.2  # children's adventitious sounds are 20 % higher in frequency
-COMPONENT_RANGES: dict[str, tuple[float, float]] = {  # adult frequency support of each class sound, Hz
-    "rhonchi": (140.0, 570.0),  # low tonal: f0 140-190 Hz and two harmonics
-    "wheeze": (200.0, 580.0),  # tonal: f0 200-290 Hz and its second harmonic
-    "coarse_crackle": (180.0, 500.0),  # longer (~20 ms), lower transients
-    "fine_crackle": (1000.0, 1400.0),  # shorter (~6 ms), higher transients
-    "stridor": (1000.0, 1450.0),  # high tonal, inspiratory
+PEDIATRIC_SHIFT = 1.15  # children's adventitious sounds are 15 % higher in frequency
+Windows = tuple[tuple[float, float], ...]
+LOW, HARMONIC, HIGH = (245.0, 285.0), (490.0, 570.0), (1160.0, 1250.0)  # adult class windows, Hz
+COMPONENT_RANGES: dict[str, Windows] = {  # adult frequency windows of each class sound, Hz
+    "rhonchi": (LOW, HARMONIC),  # low tonal: f0 in the low part of LOW, second harmonic in HARMONIC
+    "wheeze": (LOW, HARMONIC),  # tonal: f0 in LOW, second harmonic in HARMONIC
+    "coarse_crackle": (LOW,),  # longer (~20 ms), lower transients
+    "fine_crackle": (HIGH,),  # shorter (~6 ms), higher transients
+    "stridor": (HIGH,),  # high tonal, inspiratory
 }
-NOISE_BANDS_HZ: tuple[tuple[float, float], ...] = ((40.0, 100.0), (740.0, 940.0), (1820.0, 2600.0), (3000.0, 3700.0))
+NOISE_BANDS_HZ: Windows = ((40.0, 200.0), (360.0, 450.0), (700.0, 1100.0), (1480.0, 2600.0), (3000.0, 3700.0))
+NOISE_LEVEL_DB = (-6.0, 12.0)  # per recording and noise band, relative to unit-RMS breath noise
 LABEL_COMPONENTS: dict[str, dict[str, tuple[dict[str, float], ...]]] = {  # label -> slots {component: prob}
     "icbhi": {
         "normal": (),
@@ -47,11 +52,12 @@ HEART_RANGE_HZ = [(20.0, 200.0)]  # heart sounds: class-blind, mostly in the low
 FLAVOR_AGE_GROUPS = {"icbhi": ("adult", "pediatric"), "sprsound": ("pediatric",)}
 
 
-def component_range(name: str, group: str) -> tuple[float, float]:
-    """Frequency support (Hz) of a class sound for an age group ('adult' or 'pediatric')."""
-    lo, hi = COMPONENT_RANGES[name]
+def component_windows(name: str, group: str) -> list[tuple[float, float]]:
+    """Frequency windows (Hz, ascending) of a class sound for an age group ('adult' or 'pediatric')."""
+    if name not in COMPONENT_RANGES or group not in ("adult", "pediatric"):
+        raise ValueError(f"unknown class sound {name!r} or age group {group!r}")
     k = PEDIATRIC_SHIFT if group == "pediatric" else 1.0
-    return (lo * k, hi * k)
+    return [(lo * k, hi * k) for lo, hi in COMPONENT_RANGES[name]]
 
 
 def class_ranges(flavor: str) -> dict[str, dict[str, list[list[float]]]]:
@@ -59,7 +65,7 @@ def class_ranges(flavor: str) -> dict[str, dict[str, list[list[float]]]]:
     out = {}
     for label, slots in LABEL_COMPONENTS[flavor].items():
         names = sorted({c for slot in slots for c in slot})
-        out[label] = {g: [list(component_range(c, g)) for c in names] for g in FLAVOR_AGE_GROUPS[flavor]}
+        out[label] = {g: [list(w) for c in names for w in component_windows(c, g)] for g in FLAVOR_AGE_GROUPS[flavor]}
     return out
 
 
@@ -131,18 +137,18 @@ def render(plan: RecordingPlan, rng: np.random.Generator, response: dict[str, li
                                  rng.uniform(0.3 if child else 0.4, 0.9 if child else 0.7, k))
     breath = sounds.band_noise(rng, n, sr, band, -5.0 if child else -6.0)
     x = breath * env * sounds.slow_gain(rng, n, sr, 3.0 if child else 1.0) * (0.3 if plan.poor_quality else 1.0)
-    # class sounds, each kind confined to its age-specific range, and heart sounds kept below 200 Hz
+    # class sounds, each kind confined to its age-specific windows, and heart sounds kept below 200 Hz
     # (their abrupt onsets would otherwise click across all bands), all masked in one batched FFT
     crng = np.random.default_rng(rng.integers(2**63))  # class sounds draw from their own stream: the
     names = sorted({c[0] for c in plan.components})  # nuisances of a recording do not depend on its labels
     tracks = np.zeros((len(names) + 1, n))
     for name, t0, t1 in plan.components:
-        lo, hi = component_range(name, plan.age_group)
-        tracks[names.index(name)] += _component(name, crng, n, sr, t0, t1, lo, hi)
+        windows = component_windows(name, plan.age_group)
+        tracks[names.index(name)] += _component(name, crng, n, sr, t0, t1, windows)
     bpm = rng.uniform(90, 140) if child else rng.uniform(60, 90)
     tracks[-1] = rng.uniform(0.5, 2.0) * sounds.heart_sounds(rng, n, sr, bpm)
     freqs = np.fft.rfftfreq(n, 1 / sr)
-    ranges = [[component_range(c, plan.age_group)] for c in names] + [HEART_RANGE_HZ]
+    ranges = [component_windows(c, plan.age_group) for c in names] + [HEART_RANGE_HZ]
     masks = np.stack([sounds.spectral_mask(freqs, r) for r in ranges])
     masked_spec = (np.fft.rfft(tracks, axis=-1) * masks).sum(0)
     # class-blind nuisances
@@ -152,10 +158,10 @@ def render(plan: RecordingPlan, rng: np.random.Generator, response: dict[str, li
     x += (3.0 if plan.poor_quality else 1.0) * rng.uniform(0.5, 2.0) * friction * \
         sounds.band_noise(rng, n, sr, [(100.0, sr / 2)])
     boost = 6.0 if plan.poor_quality else 0.0
-    for lo, hi in NOISE_BANDS_HZ:
+    for lo, hi in NOISE_BANDS_HZ:  # strong class-blind noise bands: random level, slowly varying in time
         if lo < sr / 2:
-            level = 10 ** ((rng.uniform(-12.0, 6.0) + boost) / 20)
-            x += level * sounds.slow_gain(rng, n, sr, 6.0) * sounds.band_noise(rng, n, sr, [(lo, min(hi, sr / 2))])
+            level = 10 ** ((rng.uniform(*NOISE_LEVEL_DB) + boost) / 20)
+            x += level * sounds.slow_gain(rng, n, sr, 8.0, 0.3) * sounds.band_noise(rng, n, sr, [(lo, min(hi, sr / 2))])
     x += 0.02 * rng.standard_normal(n)
     spec = (np.fft.rfft(x) + masked_spec) * sounds.response_gain(freqs, response["freqs_hz"], response["gain_db"])
     x = np.fft.irfft(spec, n=n)
@@ -163,8 +169,9 @@ def render(plan: RecordingPlan, rng: np.random.Generator, response: dict[str, li
 
 
 def _component(name: str, rng: np.random.Generator, n: int, sr: int, t0: float, t1: float,
-               lo: float, hi: float) -> np.ndarray:
-    """(n,) one class sound between t0 and t1 s, before confinement to [lo, hi] Hz."""
+               windows: list[tuple[float, float]]) -> np.ndarray:
+    """(n,) one class sound between t0 and t1 s, before confinement to its ``windows`` (Hz, ascending)."""
+    lo, hi = windows[0]
     if name.endswith("crackle"):
         fine = name == "fine_crackle"
         count = max(2, rng.poisson((15.0 if fine else 8.0) * (t1 - t0)))
@@ -172,11 +179,14 @@ def _component(name: str, rng: np.random.Generator, n: int, sr: int, t0: float, 
         f_range = (lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo))
         atoms = sounds.damped_sines(rng, count, sr, f_range, (1.0, 1.5) if fine else (3.0, 6.0))
         return rng.uniform(3.0, 6.0) * sounds.place_atoms(n, pos, atoms)
+    # tonal: the fundamental wanders inside the first window, the harmonics land in the next windows
     if name == "wheeze":
-        f0, harm, vib = rng.uniform(lo, lo * 1.45), (1.0, 0.35), 0.02
-    elif name == "rhonchi":
-        f0, harm, vib = rng.uniform(lo, lo * 1.35), (1.0, 0.6, 0.3), 0.05
+        f_lo, f_hi, harm, vib = lo + 0.2 * (hi - lo), hi - 0.1 * (hi - lo), (1.0, 0.35), 0.01
+    elif name == "rhonchi":  # the lower part of the window, stronger harmonics, less stable
+        f_lo, f_hi, harm, vib = lo + 0.1 * (hi - lo), lo + 0.6 * (hi - lo), (1.0, 0.6, 0.3), 0.02
     else:  # stridor
-        f0, harm, vib = rng.uniform(lo, lo * 1.2), (1.0,), 0.01
-    glide = rng.uniform(-0.1, 0.1) if f0 * 1.1 * len(harm) < hi else rng.uniform(-0.1, 0.0)
-    return rng.uniform(0.3, 0.8) * sounds.tone(n, sr, t0, t1, f0, glide, harm, hi, vib, rng)
+        f_lo, f_hi, harm, vib = lo + 0.2 * (hi - lo), hi - 0.2 * (hi - lo), (1.0,), 0.005
+    f0 = rng.uniform(f_lo, f_hi)
+    room = max(0.0, min(f_hi / f0 - 1, 1 - f_lo / f0))  # glide that keeps the fundamental in [f_lo, f_hi]
+    glide = rng.uniform(-room, room)
+    return rng.uniform(0.3, 0.8) * sounds.tone(n, sr, t0, t1, f0, glide, harm, windows[-1][1], vib, rng)
