@@ -60,15 +60,14 @@ class Study:
                 f"- device: {self.device}; code version {code_version()}\n:::\n")
 
     # -- saving ---------------------------------------------------------------------------------
-    def save_table(self, df: pd.DataFrame, name: str) -> Path:
-        path = self.out / f"{name}.csv"
-        df.to_csv(path, index=False)
-        return path
+    # save_* return None so that a notebook cell ending with one echoes nothing into the book
+    def save_table(self, df: pd.DataFrame, name: str) -> None:
+        """Write ``df`` to ``<out>/<name>.csv``."""
+        df.to_csv(self.out / f"{name}.csv", index=False)
 
-    def save_figure(self, fig: Any, name: str) -> Path:
-        path = self.out / f"{name}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        return path
+    def save_figure(self, fig: Any, name: str) -> None:
+        """Write a matplotlib figure to ``<out>/<name>.png``."""
+        fig.savefig(self.out / f"{name}.png", dpi=110, bbox_inches="tight")
 
     def save_summary(self, summary: dict[str, Any]) -> Path:
         """Key numbers the scorecard reads (``summary.json``), with the run's data and profile."""
