@@ -29,7 +29,7 @@ class Settings:
     train_repeats: int = 2  # timed fit calls, after one warm-up call
     # front end: log-Mel throughput and the feature cache of an ICBHI-sized corpus
     logmel_cycles: int = 256
-    corpus_size: int = 690  # make_synthetic cycles for the cache benchmark (1/10 of ICBHI; times also projected)
+    corpus_size: str | int = "icbhi"  # make_synthetic size for the cache benchmark ("icbhi": 6,898 cycles)
     # FBS cost: IS vs BS on one small corpus
     fbs_items: int = 160
     fbs_bands: int = 32  # Mel bands of the FBS corpus (few, so backward selection stays affordable)
