@@ -61,13 +61,12 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "bands = ex.band_evidence(study, data)\n"
                  "fig = plots.band_profile(bands, 'value', bands.attrs['ylabel'], bands.attrs['title'], "
                  "study.data_label, hue='series', spans=bands.attrs['spans_hz'])\n"
-                 "study.save_figure(fig, 'band_evidence')\nstudy.save_table(bands, 'band_evidence')\n"
-                 "bands"),
+                 "study.save_figure(fig, 'band_evidence')\nstudy.save_table(bands, 'band_evidence')"),
         ("md", "## The devices\n\nEach simulated stethoscope colours the sound with its own frequency response, "
                "a nuisance the network must learn to ignore (real recordings: unknown)."),
         ("code", "responses = ex.device_responses(data.truth)\n"
                  "fig = plots.device_responses(responses, study.data_label)\n"
-                 "study.save_figure(fig, 'device_responses')\nex.finish_data(study, data, counts)\nfig"),
+                 "study.save_figure(fig, 'device_responses')\nex.finish_data(study, data, counts)"),
     ],
     "02_tsa_placement": [
         ("md", "# Table I: where to put temporal self-attention\n\nThe paper places TSA after the frequency "
@@ -83,7 +82,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "table = ex.tsa_ablation(study, data)"),
         ("md", "## Table I, ours beside the paper's"),
         ("code", "fig = plots.tsa_ablation(table, study.data_label)\nstudy.save_figure(fig, 'tsa_placement')\n"
-                 "study.save_table(table, 'table1_tsa_placement')\ndisplay(table)\nfig"),
+                 "study.save_table(table, 'table1_tsa_placement')\ndisplay(table)"),
     ],
     "03_band_retention": [
         ("md", "# Figure 2: how many frequency bands does the network need?\n\nImportance-based selection (IS) "
@@ -107,7 +106,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "## Figure 2, ours beside the paper's peak"),
         ("code", "fig = plots.band_retention(result.curves, ex.FIG2_PEAK_BANDS, study.data_label)\n"
                  "study.save_figure(fig, 'band_retention')\nstudy.save_table(result.curves, 'band_retention')\n"
-                 "display(result.curves)\nfig"),
+                 "display(result.curves)"),
     ],
     "04_age": [
         ("md", "# Table II: age-specific versus unified models\n\nThe paper trains a child-specific CNN-TSA+FBS "
@@ -122,7 +121,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "fig = plots.grouped_bars(table, x='subset', y='AS', hue='model', ylabel='AS (%)', "
                  "title='Age-specific vs unified models (Table II)', data_label=study.data_label, "
                  "paper=ex.table2_paper())\nstudy.save_figure(fig, 'age_models')\n"
-                 "study.save_table(table, 'table2_age')\ndisplay(table)\nfig"),
+                 "study.save_table(table, 'table2_age')\ndisplay(table)"),
     ],
     "05_sota": [
         ("md", "# Ours beside the state of the art\n\nPublished figures are cited data, each with its source; "
@@ -134,7 +133,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "table = ex.sota_table(study)"),
         ("md", "## The comparison"),
         ("code", "fig = plots.sota(table, study.data_label)\nstudy.save_figure(fig, 'sota')\n"
-                 "study.save_table(table, 'sota')\ndisplay(table)\nfig"),
+                 "study.save_table(table, 'sota')\ndisplay(table)"),
     ],
     "06_model_agnostic": [
         ("md", "# Model-agnostic: FBS in a transformer\n\nThe paper reports a new ICBHI record by applying FBS "
@@ -149,7 +148,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "fig = plots.grouped_bars(table, x='backbone', y='score', hue='bands', ylabel='validation AS (%)', "
                  "title='FBS in a transformer (IG attributions)', data_label=study.data_label)\n"
                  "study.save_figure(fig, 'model_agnostic')\nstudy.save_table(table, 'model_agnostic')\n"
-                 "display(table)\nfig"),
+                 "display(table)"),
     ],
     "07_beyond_paper": [
         ("md", "# Beyond the paper\n\nThree questions the paper leaves open. Do Grad-CAM and Integrated "
@@ -174,7 +173,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "weight)', ylabel='best validation score (%)', title='Effect of lambda', "
                  "data_label=study.data_label)\nstudy.save_figure(fig, 'lambda_sweep')\n"
                  "study.save_table(sweep, 'lambda_sweep')\nex.finish_beyond(study, agreement, robustness, sweep)\n"
-                 "display(sweep)\nfig"),
+                 "display(sweep)"),
     ],
     "scorecard": [
         ("md", "# Claims scorecard\n\nOne row per claim of the paper. The verdict is computed from the result "

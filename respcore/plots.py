@@ -98,7 +98,7 @@ def tsa_ablation(df: pd.DataFrame, data_label: str) -> plt.Figure:
         x = np.arange(len(df))
         axes[0].bar(x, df["AS_mean"] * 100, yerr=df["AS_std"] * 100, capsize=3, color=sns.color_palette(PALETTE)[0],
                     label="ours")
-        paper = df["paper_AS"].to_numpy(dtype=float)
+        paper = df["paper_AS"].to_numpy(dtype=float) * 100
         axes[0].scatter(x, paper, color=PAPER_COLOR, marker="D", zorder=3, label="paper (ICBHI)")
         axes[0].set(xticks=x, ylabel="AS (%)", xlabel="TSA placement")
         axes[0].set_xticklabels(df["placement"], rotation=30, ha="right")
@@ -171,16 +171,19 @@ def bands_on_spectrogram(spec: np.ndarray, kept: Sequence[int], seconds: float, 
 
 def grouped_bars(df: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, title: str, data_label: str,
                  paper: pd.DataFrame | None = None) -> plt.Figure:
-    """Bars of ``y`` (a fraction, drawn in %) by ``x`` and ``hue``; ``paper`` rows (x, hue, value in %)."""
+    """Bars of ``y`` (a fraction, drawn in %) by ``x`` and ``hue``; ``paper`` rows (``x``, ``hue``, value in %)
+    are drawn as diamonds over the matching bar."""
     with _style():
         fig, ax = plt.subplots(figsize=(8, 3.6))
         sns.barplot(data=df.assign(_pct=df[y] * 100), x=x, y="_pct", hue=hue, palette=PALETTE, ax=ax,
                     errorbar="sd")
         if paper is not None and len(paper):
-            xs = list(dict.fromkeys(df[x]))
+            xs, hues = list(dict.fromkeys(df[x])), list(dict.fromkeys(df[hue]))
+            width = 0.8 / len(hues)  # seaborn's dodged bars: 0.8 per group, split among hues
             for _, r in paper.iterrows():
-                if r[x] in xs:
-                    ax.scatter(xs.index(r[x]), r["value"], color=PAPER_COLOR, marker="D", zorder=3)
+                if r[x] in xs and r[hue] in hues:
+                    pos = xs.index(r[x]) - 0.4 + (hues.index(r[hue]) + 0.5) * width
+                    ax.scatter(pos, r["value"], color=PAPER_COLOR, marker="D", zorder=3)
             ax.scatter([], [], color=PAPER_COLOR, marker="D", label="paper")
             ax.legend()
         ax.set(xlabel=x.replace("_", " "), ylabel=ylabel)

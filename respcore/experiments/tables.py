@@ -40,13 +40,18 @@ def _paper_macs(backbone: str, n_classes: int, tsa: str, n_bands: int = 64) -> f
     return count_flops(build_model(backbone, n_classes, n_bands, tsa, width=1.0), shape)["macs"] / 1e9
 
 
+def _frac(percent: float | None) -> float | None:
+    """A paper figure in % as a fraction, like every score in our tables."""
+    return None if percent is None else percent / 100
+
+
 def tsa_ablation(study: Study, data: StudyData) -> pd.DataFrame:
     """Table I: every TSA placement cross-validated; a row per placement.
 
-    Columns: placement, AS/Sp/Se mean and std over folds and seeds (validation, fractions), test_AS_mean
+    Columns: placement, AS/Sp/Se mean and std over folds and seeds (validation, fractions, as every score here), test_AS_mean
     (final fold models on the official test split), GFLOPs_profile (ours, at this profile's width and
     input), GFLOPs_paper_input (full width, 64 x 251; a MAC counted as one FLOP), params_M,
-    paper_AS (%), paper_GFLOPs.
+    paper_AS (fraction), paper_GFLOPs.
     """
     from .. import build_model, count_flops
     from ..models import PLACEMENTS
@@ -64,7 +69,7 @@ def tsa_ablation(study: Study, data: StudyData) -> pd.DataFrame:
                      "GFLOPs_profile": count_flops(ours, (1, 1, f, t))["macs"] / 1e9,
                      "GFLOPs_paper_input": _paper_macs(data.backbone, n_cls, tsa),
                      "params_M": sum(p.numel() for p in ours.parameters()) / 1e6,
-                     "paper_AS": paper.get("AS"), "paper_GFLOPs": paper.get("GFLOPs"), "trainings": res.trainings})
+                     "paper_AS": _frac(paper.get("AS")), "paper_GFLOPs": paper.get("GFLOPs"), "trainings": res.trainings})
     table = pd.DataFrame(rows)
     study.save_summary({"AS": dict(zip(table["placement"], table["AS_mean"])),
                         "AS_std": dict(zip(table["placement"], table["AS_std"])),
@@ -94,7 +99,7 @@ def age_table(study: Study, data: StudyData) -> pd.DataFrame:
 
     Each model is trained on its group's training cycles, its epoch chosen on a patient-wise held-out
     fold. A row per (model, subset) with n, AS, Sp, Se (fractions), fallbacks (router rows: cycles sent to
-    the unified model) and the paper's AS (%) where it has one. Our models are CNN-TSA on all bands (the
+    the unified model) and the paper's AS (fraction) where it has one. Our models are CNN-TSA on all bands (the
     paper's child-specific model also used FBS with BS).
     """
     ages = fit_router(study, data)
@@ -102,7 +107,7 @@ def age_table(study: Study, data: StudyData) -> pd.DataFrame:
     t = t[t["n"] > 0].copy()
     t["model"] = t["model"].replace({"router": "routed"})
     t["fallbacks"] = (t.get("fallback_missing_age", 0) + t.get("fallback_no_model", 0)).fillna(0).astype(int)
-    t["paper_AS"] = [published.TABLE_II.get(f"{m}_on_{s}") for m, s in zip(t["model"], t["subset"])]
+    t["paper_AS"] = [_frac(published.TABLE_II.get(f"{m}_on_{s}")) for m, s in zip(t["model"], t["subset"])]
     table = t[["model", "subset", "n", "AS", "Sp", "Se", "fallbacks", "paper_AS"]].reset_index(drop=True)
     ped = table[table["subset"] == "pediatric"].set_index("model")["AS"].to_dict()
     why_not = "; ".join(f"no {g} model: {why}" for g, why in ages.skipped.items())
