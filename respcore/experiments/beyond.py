@@ -85,17 +85,20 @@ def age_robustness(study: Study, data: StudyData) -> pd.DataFrame:
 
 
 def lambda_sweep(study: Study, *, binary: StudyData, multiclass: StudyData) -> pd.DataFrame:
-    """IS with each lambda on both tasks: rows (task, lambda, score, n_bands, trainings), score = best round's
-    validation score. Lambdas: 0, 0.5, 1 (smoke) or 0 to 1 by 0.25."""
+    """IS with each lambda on both tasks, stopping as the paper does (patience 1).
+
+    Returns rows (task, lambda, score, n_bands, trainings): score is the best round's validation score.
+    Lambdas 0, 0.5, 1 (0 to 1 by 0.25 in the ``paper`` profile).
+    """
     from ..fbs import importance_selection
 
-    lams = (0.0, 0.5, 1.0) if study.profile.name == "smoke" else (0.0, 0.25, 0.5, 0.75, 1.0)
     p = study.profile
+    lams = (0.0, 0.25, 0.5, 0.75, 1.0) if p.name == "paper" else (0.0, 0.5, 1.0)
     rows = []
     for task, data in (("binary", binary), ("multiclass", multiclass)):
         cfg = train_config(study, data)
         for lam in lams:
-            sel = importance_selection(data.train, cfg, k=p.folds, r=p.band_step, lam=lam, patience=None,
+            sel = importance_selection(data.train, cfg, k=p.folds, r=p.band_step, lam=lam, patience=1,
                                        min_bands=p.min_bands, seeds=range(p.seeds), root=RUNS_DIR, test=data.test)
             best = sel.frame().iloc[sel.best_round]
             metric = sel.params["select_metric"]
