@@ -5,7 +5,10 @@ arguments, never copied classes). Inputs are log-Mel batches (B, 1, n_bands, T);
 """
 from __future__ import annotations
 
+
 from typing import Callable
+
+import torch
 
 from torch import nn
 
@@ -81,4 +84,8 @@ def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "po
                                 n_frames=n_frames)
     model.arch = {"backbone": backbone, "n_classes": int(n_classes), "n_bands": int(n_bands), "tsa": tsa,
                   "width": float(width), "dropout": float(dropout), "n_frames": n_frames}
+    if backbone != "transformer":
+        # NHWC conv weights take oneDNN's (and cuDNN's) fast path: a training step 1.39x faster in the cpu
+        # profile (benchmarks/README.md); the (B, 1, F, T) input needs no change, results agree to 2e-7.
+        model = model.to(memory_format=torch.channels_last)
     return model
