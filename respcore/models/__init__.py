@@ -5,11 +5,9 @@ arguments, never copied classes). Inputs are log-Mel batches (B, 1, n_bands, T);
 """
 from __future__ import annotations
 
-
 from typing import Callable
 
 import torch
-
 from torch import nn
 
 from .cnn import CNN6_CHANNELS, CNNTSA, ConvBlock, tsa_placements
