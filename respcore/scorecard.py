@@ -151,11 +151,14 @@ def lambda_effect(S: Summaries) -> Verdict:
     best = (s or {}).get("best_lambda", {})
     if not s or "binary" not in best or "multiclass" not in best:
         return _missing("07_beyond_paper")
-    ours = f"best lambda: binary {best['binary']:g}, multiclass {best['multiclass']:g}"
+    ties = s.get("lambda_ties", {})
+    ours = "best lambda: " + ", ".join(
+        f"{t} {best[t]:g}" + (f" (tie of {', '.join(f'{v:g}' for v in ties[t])}: their mean)" if len(ties.get(t, [])) > 1
+                              else "") for t in ("binary", "multiclass"))
     why = _accuracy_ok(s)
     if why:
         return ours, _source(s), NOT_TESTABLE, why
-    ties, lams = s.get("lambda_ties", {}), s.get("lambdas", [])
+    lams = s.get("lambdas", [])
     flat = [t for t, v in ties.items() if lams and len(v) == len(lams)]
     if flat:
         return ours, _source(s), NOT_TESTABLE, f"every lambda gave the same score ({', '.join(flat)})"
