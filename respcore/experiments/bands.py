@@ -11,7 +11,15 @@ from .data import StudyData, informative_bands
 from .tables import RUNS_DIR, train_config
 
 LAMBDA = {"binary": 1.0, "multiclass": 0.5}  # the paper's recommended lambda per task
+# Grad-CAM at conv block 2 (F/4 frequency rows: 16 on 64 bands), not the last block (F/16 = 4 rows), whose
+# coarse rows blur band importance (PAPER.md, FBS step 3); measured: the last block missed planted bands.
+GRADCAM_LAYER = 2
 BS_MIN_STEP = 16  # outside the paper profile BS removes blocks of at least 16 bands (cost: O((F / r)^2))
+
+
+def attribution_layer(backbone: str, method: str) -> int | None:
+    """The conv block Grad-CAM hooks for this backbone (None: the method needs no layer)."""
+    return GRADCAM_LAYER if method == "gradcam" and backbone != "transformer" else None
 
 
 @dataclass
@@ -37,7 +45,8 @@ def _is(study: Study, data: StudyData, lam: float, method: str = "gradcam", pati
 
     cfg = train_config(study, data, **overrides)
     return importance_selection(data.train, cfg, r=study.profile.band_step, lam=lam, patience=patience,
-                                method=method, test=data.test, **_selection_kwargs(study))
+                                method=method, layer=attribution_layer(cfg.backbone, method), test=data.test,
+                                **_selection_kwargs(study))
 
 
 def _curve(sel, task: str) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .context import Study
+from .bands import attribution_layer
 from .data import StudyData
 from .tables import RUNS_DIR, cross_validate, train_config
 
@@ -35,7 +36,8 @@ def attribution_agreement(study: Study, data: StudyData) -> pd.DataFrame:
     for j, fit in enumerate(cv.fits):
         val = data.train.subset(cv.folds[j % len(cv.folds)][1])
         for m in AGREEMENT_METHODS:
-            a = band_attributions(fit.model, val, m, batch_size=study.profile.batch_size).numpy()  # (C, F)
+            a = band_attributions(fit.model, val, m, batch_size=study.profile.batch_size,
+                                  layer=attribution_layer(fit.model.arch["backbone"], m)).numpy()  # (C, F)
             imp[(m, j)] = np.nanmean(a, axis=0)
     rows = [{"a": f"{ma} f{ja}", "b": f"{mb} f{jb}", "method_a": ma, "method_b": mb, "fold_a": ja, "fold_b": jb,
              "rho": _spearman(imp[(ma, ja)], imp[(mb, jb)])}
@@ -99,7 +101,8 @@ def lambda_sweep(study: Study, *, binary: StudyData, multiclass: StudyData) -> p
         cfg = train_config(study, data)
         for lam in lams:
             sel = importance_selection(data.train, cfg, k=p.folds, r=p.band_step, lam=lam, patience=1,
-                                       min_bands=p.min_bands, seeds=range(p.seeds), root=RUNS_DIR, test=data.test)
+                                       min_bands=p.min_bands, seeds=range(p.seeds), root=RUNS_DIR, test=data.test,
+                                       layer=attribution_layer(cfg.backbone, "gradcam"))
             best = sel.frame().iloc[sel.best_round]
             metric = sel.params["select_metric"]
             rows.append({"task": task, "lambda": lam, "score": float(best[f"val_{metric}"]),
