@@ -178,6 +178,13 @@ def sota_rows(folder: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _cell(mean: float, std: float) -> str:
+    """"81.03 ± 1.20" (std over runs), "81.03" for a single run, "n/a" when undefined."""
+    if pd.isna(mean):
+        return "n/a"
+    return f"{mean:.2f} ± {std:.2f}" if pd.notna(std) else f"{mean:.2f}"
+
+
 def _md(rows: list[list[str]], header: list[str]) -> str:
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
@@ -209,7 +216,7 @@ def markdown_tables(folder: str | Path) -> dict[str, str]:
     rows = []
     for _, m in s.iterrows():
         rows.append([m["task"], m["model"], m["test_set"], m["selection"], str(int(m["n_runs"])),
-                     *(f"{m[f'{k}_mean']:.2f}" if pd.notna(m[f"{k}_mean"]) else "n/a" for k in SCORES)])
+                     *(_cell(m[f"{k}_mean"], m[f"{k}_std"]) for k in SCORES)])
     return {"run": _md([[k, v] for k, v in facts], ["", "setting"]),
             "results": _md(rows, ["task", "model", "test set", "selection", "runs", *SCORES])}
 
