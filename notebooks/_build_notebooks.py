@@ -175,6 +175,23 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "study.save_table(sweep, 'lambda_sweep')\nex.finish_beyond(study, agreement, robustness, sweep)\n"
                  "display(sweep)"),
     ],
+    "08_real_data": [
+        ("md", "# Real data: SPRSound 2022\n\nThe CNN-TSA results measured on the real SPRSound 2022 "
+               "recordings and committed under `results/real`: every task, patient-wise folds, the inter- and "
+               "intra-patient test sets, and the importance-based band-retention curve on task 1-1. This page "
+               "trains nothing; it reads the committed files, so it looks the same in every profile."),
+        ("code", setup_cell("08_real_data").replace("display(Markdown(study.header()))",
+                                                     "real = ex.real_results(study)\n"
+                                                     "display(Markdown(real.banner))")),
+        ("md", "## Scores\n\nMean and standard deviation (%) over folds and seeds. Rows selected by best "
+               "epoch on test are a like-for-like comparison with published figures only."),
+        ("code", "display(real.table)"),
+        ("md", "## Band retention on task 1-1\n\nValidation score and compute after each round of "
+               "importance-based selection (one fold): the real counterpart of notebook 3."),
+        ("code", "fig = plots.real_band_retention(real.curve, ex.FIG2_PEAK_BANDS, real.label)\n"
+                 "study.save_figure(fig, 'real_band_retention')\nstudy.save_table(real.curve, "
+                 "'real_band_retention')\ndisplay(real.curve)"),
+    ],
     "scorecard": [
         ("md", "# Claims scorecard\n\nOne row per claim of the paper. The verdict is computed from the result "
                "files that the other notebooks of this run wrote (`summary.json` in each results folder), "

@@ -247,3 +247,34 @@ def device_responses(df: pd.DataFrame, data_label: str) -> plt.Figure:
         _title(fig, "Device frequency responses", data_label)
         fig.tight_layout()
     return fig
+
+
+def real_band_retention(curve: pd.DataFrame, paper_peak: int, data_label: str) -> plt.Figure:
+    """The real IS band-retention curve: validation score (%, left) and MACs (M, right) vs kept bands.
+
+    ``curve`` has n_bands, score (fraction) and macs; an empty ``curve`` gives a figure that says so.
+    """
+    with _style():
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        if curve.empty:
+            ax.text(0.5, 0.5, "no real band-retention curve committed", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_axis_off()
+        else:
+            c = curve.sort_values("n_bands")
+            ax.plot(c["n_bands"], c["score"] * 100, marker="o", color=sns.color_palette(PALETTE)[0],
+                    label="IS, validation score")
+            ax.axvline(paper_peak, color=PAPER_COLOR, ls="--", lw=1, label=f"paper's peak ({paper_peak})")
+            ax.set(xlabel="kept Mel bands (of 64)", ylabel="validation score (%)")
+            right = ax.twinx()
+            right.plot(c["n_bands"], c["macs"] / 1e6, ls=":", marker="s", color=sns.color_palette(PALETTE)[1],
+                       label="MACs")
+            right.set(ylabel="MACs per cycle (millions)")
+            right.grid(False)
+            ax.invert_xaxis()
+            lines_, labels = ax.get_legend_handles_labels()
+            more, more_labels = right.get_legend_handles_labels()
+            ax.legend(lines_ + more, labels + more_labels, loc="lower left")
+        _title(fig, "Band retention on SPRSound 1-1", data_label)
+        fig.tight_layout()
+    return fig

@@ -4,6 +4,10 @@ Each notebook writes ``<results>/<notebook>/summary.json``; a rule below reads t
 and returns (ours, verdict, evidence). Verdicts: ``reproduced``, ``not reproduced``, ``not testable``
 (the results needed are missing, the data cannot test the claim, or the ``smoke`` profile trained too
 little for an accuracy claim to mean anything).
+
+The committed real-data results (``results/real``, see ``respcore.results_real``) test some claims too:
+their band-retention curve on SPRSound task 1-1 goes through the same rules, and its verdicts fill the
+``ours (real)``, ``verdict (real)`` and ``why (real)`` columns beside the synthetic run's.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from .io import read_json
 from .published import CLAIMS, FIG2_PEAK_BANDS, LAMBDA_BEST, TABLE_I
 
 REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable"
+REAL_RESULTS = Path(__file__).resolve().parents[1] / "results" / "real"  # committed real-data results
+REAL_CLAIMS = ("fbs_peak", "fbs_flops_cut", "bands32_beat_64")  # claims the real IS curve on 1-1 tests
 GFLOPS_TOLERANCE = 0.02  # relative: our count on the paper's input vs the paper's GFLOPs
 
 Summaries = dict[str, dict]
@@ -204,14 +210,64 @@ RULES: dict[str, Callable[[Summaries], Verdict]] = {
 }
 
 
-def scorecard(results: str | Path) -> pd.DataFrame:
-    """One row per claim: claim, where, paper, ours, data, verdict, why. Computed from ``results``."""
+def real_curve(folder: str | Path, task: str = "1-1") -> dict:
+    """The real IS band-retention curve of ``folder`` (``fbs_is_{task}.csv``) as a notebook-03-like summary.
+
+    Returns:
+        {"dataset", "real_data": True, "profile", "curves": {"IS/binary": {n_bands: score}}, "flops_ratio",
+        "macs", "score_std_64", "caveat"}; scores are fractions of the run's selection metric (validation).
+    Raises:
+        FileNotFoundError / ValueError: the curve file is missing or lacks a column (both name the file).
+    """
+    folder = Path(folder)
+    path = folder / f"fbs_is_{task}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no band-retention curve for task {task}")
+    run = read_json(folder / "run.json")
+    plan = run["plan"]
+    metric = plan.get("select_metric", "Score_sprsound")
+    df = pd.read_csv(path)
+    need = ["n_bands", "macs", f"val_{metric}", f"val_std_{metric}"]
+    missing = [c for c in need if c not in df]
+    if missing or 64 not in set(df["n_bands"]):
+        raise ValueError(f"{path}: lacks columns {missing} or the 64-band row")
+    df = df.sort_values("n_bands", ascending=False)
+    full = float(df.loc[df["n_bands"] == 64, "macs"].iloc[0])
+    n = [int(v) for v in df["n_bands"]]
+    return {"dataset": f"{run.get('dataset', '?')} {task}", "real_data": True, "profile": plan["profile"],
+            "curves": {"IS/binary": dict(zip(n, df[f"val_{metric}"].astype(float)))},
+            "flops_ratio": dict(zip(n, df["macs"] / full)), "macs": dict(zip(n, df["macs"].astype(int))),
+            "score_std_64": float(df.loc[df["n_bands"] == 64, f"val_std_{metric}"].fillna(0).iloc[0]),
+            "caveat": f"{plan['folds_run']} of {plan['folds']} folds x {len(plan['seeds'])} seed(s), "
+                      f"{plan['epochs']} epochs: weak evidence"}
+
+
+def real_verdicts(real: str | Path = REAL_RESULTS) -> dict[str, Verdict]:
+    """{claim key: verdict} for the ``REAL_CLAIMS`` from the first folder under ``real`` with an IS curve."""
+    curves = sorted(Path(real).glob("*/fbs_is_1-1.csv")) if Path(real).is_dir() else []
+    if not curves:
+        return {}
+    s = real_curve(curves[0].parent)
+    out = {}
+    for key in REAL_CLAIMS:
+        ours, data, verdict, why = RULES[key]({"03_band_retention": s})
+        out[key] = (f"{ours} [REAL {s['dataset']}, profile {s['profile']}]", data, verdict,
+                    f"{why}; {s['caveat']}")
+    return out
+
+
+def scorecard(results: str | Path, real: str | Path | None = REAL_RESULTS) -> pd.DataFrame:
+    """One row per claim: claim, where, paper, ours, data, verdict, why (from ``results``), then ours (real),
+    verdict (real), why (real) (from the committed real results under ``real``; None skips them)."""
     S = load_summaries(results)
+    R = real_verdicts(real) if real is not None else {}
     rows = []
     for c in CLAIMS:
         ours, data, verdict, why = RULES[c.key](S)
+        r_ours, _, r_verdict, r_why = R.get(c.key, ("-", "-", NOT_TESTABLE, "no real-data result for this claim"))
         rows.append({"claim": c.claim, "where": c.where, "paper": c.paper_value, "ours": ours, "data": data,
-                     "verdict": verdict, "why": why, "key": c.key})
+                     "verdict": verdict, "why": why, "ours (real)": r_ours, "verdict (real)": r_verdict,
+                     "why (real)": r_why, "key": c.key})
     return pd.DataFrame(rows)
 
 
@@ -224,4 +280,4 @@ def styled(card: pd.DataFrame):
     shown = card.drop(columns=["key"])
     return (shown.style.hide(axis="index")
             .map(lambda v: f"background-color: {VERDICT_COLORS.get(v, 'white')}; font-weight: bold",
-                 subset=["verdict"]))
+                 subset=[c for c in ("verdict", "verdict (real)") if c in shown]))

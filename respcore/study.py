@@ -23,7 +23,7 @@ from .profiles import PROFILES
 # Execution order; the scorecard reads every other notebook's results, so it runs last.
 NOTEBOOKS: tuple[str, ...] = (
     "01_data", "02_tsa_placement", "03_band_retention", "04_age", "05_sota", "06_model_agnostic",
-    "07_beyond_paper", "scorecard",
+    "07_beyond_paper", "08_real_data", "scorecard",
 )
 DATASETS = ("synthetic", "icbhi", "sprsound")
 DEVICES = ("auto", "cpu", "cuda")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from respcore import published, scorecard, study
@@ -180,3 +181,46 @@ def test_setup_writes_params_and_rejects_bad_parameters(tmp_path: Path) -> None:
         experiments.setup("04_age", dataset="icbhi", data_root=str(tmp_path / "nope"), profile="smoke")
     with pytest.raises(ValueError, match="unknown profile"):
         experiments.setup("04_age", dataset="icbhi", data_root=str(data), profile="huge")
+
+
+# -- real data: the committed results/real read by notebook 08 and the scorecard --------------------------
+
+def _real_curve_folder(tmp: Path, scores: dict[int, float]) -> Path:
+    folder = tmp / "real" / "sprsound_fbs"
+    write_json(folder / "run.json", {"dataset": "sprsound", "plan": {
+        "profile": "cpu", "folds": 3, "folds_run": 1, "seeds": [0], "epochs": 6, "select_metric": "Score_sprsound"}})
+    rows = [{"task": "1-1", "n_bands": n, "macs": 1000 * n, "val_Score_sprsound": s, "val_std_Score_sprsound": 0.0}
+            for n, s in scores.items()]
+    pd.DataFrame(rows).to_csv(folder / "fbs_is_1-1.csv", index=False)
+    return tmp / "real"
+
+
+def test_scorecard_judges_the_real_curve_beside_the_synthetic_run(tmp_path: Path) -> None:
+    real = _real_curve_folder(tmp_path, {64: 0.80, 48: 0.78, 32: 0.82, 16: 0.70})
+    card = scorecard.scorecard(_summaries(tmp_path / "syn"), real=real).set_index("key")
+    assert card.loc["fbs_peak", "verdict (real)"] == "reproduced" and "32 bands" in card.loc["fbs_peak", "ours (real)"]
+    assert card.loc["bands32_beat_64", "verdict (real)"] == "reproduced"
+    assert "50% fewer FLOPs at 32 bands" in card.loc["fbs_flops_cut", "ours (real)"]
+    assert "REAL sprsound 1-1" in card.loc["fbs_peak", "ours (real)"]
+    assert card.loc["tsa_ordering", "verdict (real)"] == "not testable"
+    assert card["verdict"].to_dict() == scorecard.scorecard(tmp_path / "syn", real=None).set_index("key")["verdict"].to_dict()
+    worse = _real_curve_folder(tmp_path / "w", {64: 0.85, 48: 0.80, 32: 0.81, 16: 0.70})
+    card = scorecard.scorecard(tmp_path / "syn", real=worse).set_index("key")
+    assert card.loc["fbs_peak", "verdict (real)"] == "not reproduced"
+    assert card.loc["bands32_beat_64", "verdict (real)"] == "not reproduced"
+    assert (scorecard.scorecard(tmp_path / "syn", real=None)["verdict (real)"] == "not testable").all()
+
+
+def test_committed_real_results_reach_the_scorecard_and_notebook_08(tmp_path: Path) -> None:
+    from respcore import experiments as ex
+
+    if not scorecard.REAL_RESULTS.is_dir():
+        pytest.skip("results/real is not in this checkout")
+    card = scorecard.scorecard(tmp_path / "none").set_index("key")
+    assert set(card.loc[list(scorecard.REAL_CLAIMS), "verdict (real)"]) <= {"reproduced", "not reproduced"}
+    study = ex.setup("08_real_data", dataset="synthetic", data_root="", profile="smoke", out_dir=str(tmp_path))
+    real = ex.real_results(study)
+    assert "REAL DATA" in real.banner and "fingerprint" in real.banner and len(real.table) > 0
+    assert real.curve["n_bands"].max() == 64 and (tmp_path / "08_real_data" / "real_results.csv").is_file()
+    empty = ex.real_results(study, root=tmp_path / "absent")
+    assert "no results" in empty.banner and empty.table.empty and empty.curve.empty

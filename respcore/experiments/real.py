@@ -1,0 +1,93 @@
+"""Notebook 08: the committed REAL-data results (``results/real``), shown as they are; nothing is trained.
+
+The folders are written by the real-data runner and documented in ``respcore.results_real``; this module
+only reads them, labels them, and saves what the page shows under ``<out_dir>/08_real_data/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import results_real
+from ..scorecard import REAL_RESULTS, real_curve
+from .context import Study
+
+SELECTION_LABELS = {"val": "validation-selected (honest)",
+                    "best_epoch_on_test": "best epoch on test: like-for-like comparison only"}
+REAL_LABEL = "REAL DATA: SPRSound 2022 (real audio)"
+
+
+@dataclass
+class RealResults:
+    """What notebook 08 shows: ``banner`` (markdown), ``table`` (a row per task, model, test set and
+    selection, scores in %), ``curve`` (the IS band-retention curve: n_bands, score, macs, flops_ratio;
+    empty without FBS results) and ``folders`` (the result folders read)."""
+
+    banner: str
+    table: pd.DataFrame
+    curve: pd.DataFrame
+    folders: list[Path] = field(default_factory=list)
+    label: str = REAL_LABEL
+
+
+def real_folders(root: str | Path = REAL_RESULTS) -> list[Path]:
+    """The result folders under ``root`` (those holding a ``run.json``), sorted by name."""
+    root = Path(root)
+    return sorted(p.parent for p in root.glob("*/run.json")) if root.is_dir() else []
+
+
+def _facts(folder: Path) -> str:
+    """The run table of one folder (data, profile, folds, seeds, fingerprint, code) with a heading."""
+    return f"**`{folder.name}`**\n\n{results_real.markdown_tables(folder)['run']}"
+
+
+def _table(folders: list[Path]) -> pd.DataFrame:
+    rows = []
+    for folder in folders:
+        s = results_real.load(folder)["summary"]
+        rows.append(s.assign(folder=folder.name, selection=s["selection"].map(SELECTION_LABELS).fillna(s["selection"])))
+    cols = ["folder", "task", "model", "test_set", "selection", "n_runs",
+            *(f"{k}_{m}" for k in results_real.SCORES for m in ("mean", "std"))]
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
+
+
+def real_results(study: Study, root: str | Path = REAL_RESULTS) -> RealResults:
+    """Read the committed real results under ``root`` and save the page's table and summary.
+
+    Returns:
+        :class:`RealResults`; when ``root`` holds no results its banner says so and its tables are empty.
+    Raises:
+        ValueError: a folder under ``root`` is not well formed (``results_real.check`` names the problems).
+    """
+    folders = real_folders(root)
+    for folder in folders:
+        problems = results_real.check(folder)
+        if problems:
+            raise ValueError(f"{folder}: not well formed: " + "; ".join(problems))
+    table, curve = _table(folders), pd.DataFrame(columns=["n_bands", "score", "macs", "flops_ratio"])
+    fbs = next((f for f in folders if (f / "fbs_is_1-1.csv").is_file()), None)
+    if fbs is not None:
+        c = real_curve(fbs)
+        curve = pd.DataFrame({"n_bands": list(c["curves"]["IS/binary"]),
+                              "score": list(c["curves"]["IS/binary"].values()),
+                              "macs": [c["macs"][n] for n in c["curves"]["IS/binary"]],
+                              "flops_ratio": [c["flops_ratio"][n] for n in c["curves"]["IS/binary"]]})
+    if folders:
+        banner = (f":::{{admonition}} {REAL_LABEL}\n:class: important\n\nEvery number on this page was "
+                  "measured on the real SPRSound 2022 recordings and committed under `results/real` (read "
+                  "here, not retrained). Rows selected by **best epoch on test** follow the public-repository "
+                  "protocol and serve only as a like-for-like comparison with published figures; the honest "
+                  "figures are the **validation-selected** rows.\n\n"
+                  + "\n\n".join(_facts(f) for f in folders) + "\n:::\n")
+    else:
+        banner = (f":::{{admonition}} {REAL_LABEL}: no results\n:class: warning\n\nNo real-data results "
+                  f"were found under `{Path(root)}`; run the real-data runner (see `results/real/README.md`) "
+                  "to fill this page.\n:::\n")
+    study.save_table(table, "real_results")
+    study.save_table(curve, "real_band_retention")
+    study.save_summary({"real_folders": [f.name for f in folders],
+                        "fingerprints": {f.name: results_real.load(f)["run"]["data_fingerprint"]["sha1"]
+                                         for f in folders}})
+    return RealResults(banner=banner, table=table, curve=curve, folders=folders)
