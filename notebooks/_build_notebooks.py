@@ -128,7 +128,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "most of them picked their best epoch on the test set, which ours never do. Our rows are "
                "measured by notebooks 2 and 3 of this run, and each says whether it ran on real data or on the "
                "synthetic corpus: a synthetic score is not comparable to a published one, it only shows that "
-               "the pipeline runs."),
+               "the pipeline runs. The rows marked **REAL** are the committed SPRSound 2022 results of "
+               "notebook 8, beside the published SPRSound figures; those selected by best epoch on test are a "
+               "like-for-like comparison only."),
         ("code", setup_cell("05_sota")),
         ("code", "table = ex.sota_table(study)"),
         ("md", "## The comparison"),

@@ -199,10 +199,10 @@ def sota(df: pd.DataFrame, data_label: str) -> plt.Figure:
         colors = {"published": "0.7", "ours (real)": "tab:green", "ours (synthetic)": "tab:orange"}
         fig, ax = plt.subplots(figsize=(8, 0.28 * len(df) + 1.5))
         ax.barh(df["label"], df["Score"], color=[colors[s] for s in df["source_kind"]])
-        for kind, c in colors.items():
-            ax.barh([], [], color=c, label=kind)
+        from matplotlib.patches import Patch
+
         ax.set(xlabel="Score (%)", ylabel="")
-        ax.legend(loc="lower right")
+        ax.legend(handles=[Patch(color=c, label=kind) for kind, c in colors.items()], loc="lower right")
         _title(fig, "Ours beside published results", data_label)
         fig.tight_layout()
     return fig

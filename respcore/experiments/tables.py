@@ -121,6 +121,9 @@ def age_table(study: Study, data: StudyData) -> pd.DataFrame:
 def sota_table(study: Study) -> pd.DataFrame:
     """Published results for the study's benchmark beside ours (read from notebooks 02 and 03's summaries).
 
+    The committed real-data results (``results/real``) are added as "ours (real)" rows beside the published
+    SPRSound figures, each labelled with its task, test set and epoch selection.
+
     Columns: label, method, backbone, task, Sp, Se, Score (%), source, caveat, source_kind
     ("published", "ours (real)" or "ours (synthetic)").
     """
@@ -143,11 +146,31 @@ def sota_table(study: Study) -> pd.DataFrame:
     mine = mine.assign(dataset=study.dataset, task="4-class" if bench == "icbhi" else "1-2", Sp=np.nan, Se=np.nan,
                        caveat="synthetic corpus: not comparable" if not study.is_real else "validation-selected",
                        source_kind=kind)
-    table = pd.concat([pub, mine], ignore_index=True)
+    table = pd.concat([pub, mine, *_real_sota(bench)], ignore_index=True)
     table["label"] = table["method"] + " [" + table["task"].astype(str) + "]"
+    real = table["source_kind"] == "ours (real)"
+    table.loc[real, "label"] = (table.loc[real, "method"] + " [REAL " + table.loc[real, "task"].astype(str) + ", "
+                                + table.loc[real, "test_set"] + ", "
+                                + table.loc[real, "selection"].replace({"best_epoch_on_test": "best epoch on test"})
+                                + ", " + table.loc[real, "n_runs"].astype("Int64").astype(str) + " run(s)]")
     table = table.dropna(subset=["Score"]).reset_index(drop=True)
     study.save_summary({"ours": mine[["method", "Score"]].to_dict("records"), "benchmark": bench})
     return table[["label", "method", "backbone", "task", "Sp", "Se", "Score", "source", "caveat", "source_kind"]]
+
+
+def _real_sota(bench: str) -> list[pd.DataFrame]:
+    """The committed real SPRSound rows (``results_real.sota_rows``), preceded by the published SPRSound
+    figures when the study's own benchmark is another one; [] when ``results/real`` is absent."""
+    from ..results_real import sota_rows
+    from .real import real_folders
+
+    rows = [sota_rows(f) for f in real_folders()]
+    if not rows:
+        return []
+    if bench != "sprsound":
+        pub = published.published_table("sprsound").rename(columns={"sp": "Sp", "se": "Se", "score": "Score"})
+        rows.insert(0, pub.assign(source_kind="published"))
+    return rows
 
 
 def claims_scorecard(study: Study) -> pd.DataFrame:
