@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .io import atomic_write, read_json, stable_hash, write_json
@@ -30,30 +31,67 @@ RESULT_FILE = "result.json"
 MODEL_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 
-_SAMPLE_VALUES = 4096  # values of x hashed verbatim; the rest enters through a float64 sum
+_SAMPLE_VALUES = 4096  # values of x hashed verbatim; every value enters through an exact bit checksum
+_META_COLUMNS = ("recording", "patient", "label")  # the meta columns that identify the items
+_CHUNK_VALUES = 1 << 22  # values of x per checksum step (bounds the int64 temporary)
 
 
 def data_fingerprint(data: "FeatureSet | None") -> str | None:
-    """Cheap stable hash of a feature set: shape, classes, labels, bands, Mel settings, recordings,
-    an evenly spaced sample of the feature values and their float64 sum.
+    """Cheap hash of a feature set that depends only on its content, ``None`` for ``None``.
 
-    Cost is one pass over ``x`` (a sum), milliseconds for an ICBHI-sized set. ``None`` for ``None``.
+    Hashed: shape of ``x`` (N, 1, F, T), class names, labels ``y`` as int64, ``bands``, the Mel settings,
+    the meta columns ``recording``, ``patient``, ``label`` in that order as canonical strings (so object,
+    string, category or numeric dtypes, column order, the index and extra columns do not matter), an
+    evenly spaced sample of ``x`` as contiguous float32 bytes and an order-independent int64 checksum of
+    the float32 bit patterns of all of ``x`` (so contiguity, device and float dtype do not matter).
+    Cost is one pass over ``x``, milliseconds for an ICBHI-sized set.
     """
     if data is None:
         return None
-    x = data.x.detach()
+    x = data.x.detach().cpu()
     flat = x.reshape(-1)
     step = max(1, flat.numel() // _SAMPLE_VALUES)
+    bands = None if data.bands is None else tuple(int(b) for b in data.bands)
     h = hashlib.sha1()
-    h.update(repr((tuple(x.shape), str(x.dtype), tuple(data.classes), data.bands)).encode())
-    h.update(flat[::step].cpu().float().numpy().tobytes())
-    h.update(repr(float(flat.double().sum())).encode())
-    h.update(data.y.cpu().numpy().astype(np.int64).tobytes())
+    h.update(repr((tuple(int(d) for d in x.shape), tuple(str(c) for c in data.classes), bands)).encode())
+    h.update(_as_float32(flat[::step]).numpy().tobytes())
+    h.update(str(_bit_checksum(flat)).encode())
+    h.update(data.y.detach().cpu().numpy().astype(np.int64).tobytes())
     h.update(data.mel.fingerprint().encode())
-    for column in ("recording", "patient"):
-        if column in data.meta:
-            h.update("\0".join(map(str, data.meta[column].tolist())).encode())
+    for column in _META_COLUMNS:
+        values = data.meta[column].tolist() if column in data.meta.columns else None
+        text = "<absent>" if values is None else "\x1f".join(_canonical(v) for v in values)
+        h.update(f"\x1e{column}\x1d{text}".encode())
     return h.hexdigest()[:16]
+
+
+def _as_float32(values: torch.Tensor) -> torch.Tensor:
+    """``values`` as a contiguous float32 tensor with -0.0 folded into 0.0."""
+    return (values.to(torch.float32) + 0.0).contiguous()
+
+
+def _bit_checksum(flat: torch.Tensor) -> int:
+    """Exact, summation-order-independent checksum of a 1-D tensor: the int64 sum of its float32 bit
+    patterns (as int32), taken in chunks."""
+    total = 0
+    for start in range(0, flat.numel(), _CHUNK_VALUES):
+        bits = _as_float32(flat[start:start + _CHUNK_VALUES]).view(torch.int32)
+        total += int(bits.to(torch.int64).sum())
+    return total
+
+
+def _canonical(value: Any) -> str:
+    """One meta value as a dtype-independent string: missing -> ``<NA>``, integral numbers without a
+    decimal point (``101``, ``101.0`` and ``np.int64(101)`` agree), other floats by ``repr``."""
+    if value is None or (pd.api.types.is_scalar(value) and not isinstance(value, str) and bool(pd.isna(value))):
+        return "<NA>"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return str(value)
 
 
 def index_fingerprint(index: Sequence[int] | np.ndarray | None) -> str | None:

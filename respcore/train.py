@@ -7,6 +7,7 @@ interrupted one resumes from its last epoch's checkpoint with the same final num
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -92,7 +93,8 @@ class FitResult:
     best_epoch: int
     val_scores: dict[str, float] | None  # at best_epoch
     test_scores: dict[str, float] | None  # at best_epoch: the honest test figure
-    # max over epochs of the TEST score: the public repos' protocol, for like-for-like comparison only
+    # max over epochs of the TEST score: the public repos' protocol, for like-for-like comparison only;
+    # every value (and "epoch") is NaN when the test select_metric is NaN at every epoch
     test_scores_best_epoch_on_test: dict[str, float] | None
     config: TrainConfig
     path: Path | None
@@ -241,8 +243,13 @@ def _summarize(history: pd.DataFrame, best_epoch: int, config: TrainConfig, has_
                            "test_scores": at(best, "test_") if has_test else None,
                            "test_scores_best_epoch_on_test": None}
     if has_test:
-        on_test = history.loc[history[f"test_{config.select_metric}"].idxmax()]
-        out["test_scores_best_epoch_on_test"] = {**at(on_test, "test_"), "epoch": int(on_test["epoch"])}
+        metric = history[f"test_{config.select_metric}"]
+        if metric.notna().any():
+            on_test = history.loc[metric.idxmax()]
+            out["test_scores_best_epoch_on_test"] = {**at(on_test, "test_"), "epoch": int(on_test["epoch"])}
+        else:  # no epoch can be chosen on the test set (e.g. Se on a test set without abnormal items)
+            out["test_scores_best_epoch_on_test"] = {**{k: math.nan for k in at(history.iloc[0], "test_")},
+                                                     "epoch": math.nan}
     return out
 
 

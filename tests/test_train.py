@@ -164,3 +164,47 @@ def test_data_fingerprint_sees_values_labels_and_bands():
                runs.data_fingerprint(type(data)(**{**data.__dict__, "y": 1 - data.y})),
                runs.data_fingerprint(data.with_bands(range(16)))]
     assert base not in changed and len(set(changed)) == 3
+
+
+def test_all_normal_test_set_reports_nan_best_epoch_on_test(corpus, tmp_path):
+    train, val = corpus
+    normal_only = val.subset(np.flatnonzero(val.y.numpy() == 0))  # no abnormal item: Se, hence AS, is NaN
+    r = fit(train, val, TINY, test=normal_only, run_dir=tmp_path / "run", progress=False)
+    assert r.history[f"test_{TINY.select_metric}"].isna().all()
+    on_test = r.test_scores_best_epoch_on_test
+    assert set(on_test) == set(r.test_scores) | {"epoch"}
+    assert all(np.isnan(v) for v in on_test.values())
+    assert r.val_scores is not None and not np.isnan(r.val_scores[TINY.select_metric])
+    loaded = fit(train, val, TINY, test=normal_only, run_dir=tmp_path / "run", progress=False)  # from cache
+    assert not loaded.trained and np.isnan(loaded.test_scores_best_epoch_on_test["epoch"])
+
+
+def test_data_fingerprint_ignores_meta_dtypes_layout_and_x_storage(tmp_path):
+    from respcore.datasets.cache import read_entry, write_entry
+
+    data = planted_featureset(32)
+    base = runs.data_fingerprint(data)
+    meta = data.meta.copy()
+    meta["patient"] = meta["patient"].astype("category")
+    meta["recording"] = meta["recording"].astype(object)
+    meta["label"] = meta["label"].astype(float)  # 0.0 / 1.0, as after a CSV round trip with gaps
+    meta = meta[list(reversed(meta.columns))].set_axis(np.arange(100, 132))  # other order and index
+    meta["extra"] = "ignored"
+    x = data.x.double().transpose(2, 3).contiguous().transpose(2, 3)  # float64, non-contiguous
+    assert not x.is_contiguous()
+    retyped = type(data)(**{**data.__dict__, "x": x, "meta": meta, "bands": None})
+    assert runs.data_fingerprint(retyped) == base
+    write_entry(tmp_path / "entry.pt", retyped)  # the datasets feature cache round trip
+    assert runs.data_fingerprint(read_entry(tmp_path / "entry.pt")) == base
+    relabelled = data.meta.copy()
+    relabelled.loc[3, "label"] = 1 - relabelled.loc[3, "label"]
+    moved = data.meta.copy()
+    moved.loc[3, "patient"] = "p99"
+    assert runs.data_fingerprint(type(data)(**{**data.__dict__, "meta": relabelled})) != base
+    assert runs.data_fingerprint(type(data)(**{**data.__dict__, "meta": moved})) != base
+    missing = data.meta.copy().astype({"patient": object})
+    missing.loc[3, "patient"] = None
+    nan_patient = missing.copy()
+    nan_patient.loc[3, "patient"] = np.nan
+    fps = {runs.data_fingerprint(type(data)(**{**data.__dict__, "meta": m})) for m in (missing, nan_patient)}
+    assert len(fps) == 1 and base not in fps  # None and NaN are both "missing"
