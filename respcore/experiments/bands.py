@@ -14,7 +14,8 @@ LAMBDA = {"binary": 1.0, "multiclass": 0.5}  # the paper's recommended lambda pe
 # Grad-CAM at conv block 1, the finest frequency resolution it can see (F/2 rows: 32 on 64 bands), not the last
 # block (F/16 = 4 rows) (PAPER.md, FBS step 3). Measured on the cpu-profile synthetic corpus (top-30 bands by
 # importance vs the 30 planted ones, chance 0.47): block 1 0.83-0.93 multiclass but 0.23-0.27 binary; block 2
-# 0.23-0.53 and 0.10-0.30; last block 0.50; Integrated Gradients 0.67-0.77 on both tasks.
+# 0.23-0.53 and 0.10-0.30; last block 0.50-0.53 and 0.33-0.53; Integrated Gradients 0.67-0.77 on both tasks
+# (benchmarks/attribution_layers.py; its output in benchmarks/results/attribution_layers.csv).
 GRADCAM_LAYER = 1
 BS_MIN_STEP = 16  # outside the paper profile BS removes blocks of at least 16 bands (cost: O((F / r)^2))
 
