@@ -55,6 +55,14 @@ def _accuracy_ok(s: dict) -> str | None:
     return None
 
 
+def _judge(s: dict, ours: str, ok: bool, yes: str, no: str) -> Verdict:
+    """An accuracy claim's verdict: not testable from a smoke run, else reproduced when ``ok``."""
+    why = _accuracy_ok(s)
+    if why:
+        return ours, _source(s), NOT_TESTABLE, why
+    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, yes if ok else no
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
@@ -68,12 +76,8 @@ def tsa_ordering(S: Summaries) -> Verdict:
     if any(k not in as_ for k in need):
         return ("-", _source(s), NOT_TESTABLE, f"placements {need} not all measured")
     ours = " > ".join(f"{k} {_pct(as_[k])}" for k in sorted(need, key=lambda k: -as_[k]))
-    why = _accuracy_ok(s)
-    if why:
-        return ours, _source(s), NOT_TESTABLE, why
-    ok = as_["post"] > as_["block1"] and as_["post"] > as_["input"]
-    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, "TSA after aggregation has the best AS" \
-        if ok else "another placement beats TSA after aggregation"
+    return _judge(s, ours, as_["post"] > as_["block1"] and as_["post"] > as_["input"],
+                  "TSA after aggregation has the best AS", "another placement beats TSA after aggregation")
 
 
 def tsa_gflops(S: Summaries) -> Verdict:
@@ -129,12 +133,8 @@ def fbs_flops_cut(S: Summaries) -> Verdict:
     n = min(keeping, key=lambda k: ratio[k])
     cut = 1 - ratio[n]
     ours = f"{cut:.0%} fewer FLOPs at {n} bands, score {_pct(c[n])} (64 bands: {_pct(c[64])})"
-    why = _accuracy_ok(s)
-    if why:
-        return ours, _source(s), NOT_TESTABLE, why
-    ok = cut >= 0.45
-    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
-        "score kept within one std of 64 bands" + ("" if ok else ", but the cut is under 45 %")
+    return _judge(s, ours, cut >= 0.45, "score kept within one std of 64 bands",
+                  "score kept within one std of 64 bands, but the cut is under 45 %")
 
 
 def bands32_beat_64(S: Summaries) -> Verdict:
@@ -145,11 +145,7 @@ def bands32_beat_64(S: Summaries) -> Verdict:
     if 32 not in c or 64 not in c:
         return "-", _source(s), NOT_TESTABLE, "the IS curve did not reach 32 bands"
     ours = f"{_pct(c[32])} (32) vs {_pct(c[64])} (64), {task}"
-    why = _accuracy_ok(s)
-    if why:
-        return ours, _source(s), NOT_TESTABLE, why
-    ok = c[32] > c[64]
-    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, "32 bands beat 64" if ok else "64 bands win"
+    return _judge(s, ours, c[32] > c[64], "32 bands beat 64", "64 bands win")
 
 
 def lambda_effect(S: Summaries) -> Verdict:
@@ -182,12 +178,8 @@ def age_gain(S: Summaries) -> Verdict:
     if "pediatric" not in a or "unified" not in a:
         return "-", _source(s), NOT_TESTABLE, s.get("why_not", "no pediatric test subset")
     ours = f"{_pct(a['pediatric'])} vs {_pct(a['unified'])} AS on pediatric cycles"
-    why = _accuracy_ok(s)
-    if why:
-        return ours, _source(s), NOT_TESTABLE, why
-    ok = a["pediatric"] > a["unified"]
-    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
-        "child-specific model wins" if ok else "the unified model is as good or better"
+    return _judge(s, ours, a["pediatric"] > a["unified"], "child-specific model wins",
+                  "the unified model is as good or better")
 
 
 def model_agnostic(S: Summaries) -> Verdict:
@@ -195,12 +187,8 @@ def model_agnostic(S: Summaries) -> Verdict:
     if not s or "score_full" not in s or "score_fbs" not in s:
         return _missing("06_model_agnostic")
     ours = f"transformer {_pct(s['score_full'])} (64 bands) vs {_pct(s['score_fbs'])} ({s.get('n_bands_fbs')} bands)"
-    why = _accuracy_ok(s)
-    if why:
-        return ours, _source(s), NOT_TESTABLE, why
-    ok = s["score_fbs"] > s["score_full"]
-    return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
-        "FBS improves the transformer" if ok else "FBS does not improve the transformer"
+    return _judge(s, ours, s["score_fbs"] > s["score_full"], "FBS improves the transformer",
+                  "FBS does not improve the transformer")
 
 
 RULES: dict[str, Callable[[Summaries], Verdict]] = {
