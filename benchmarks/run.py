@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     settings = Settings.make(quick=args.quick, device=args.device, skip=tuple(args.skip))
     meta = {"machine": machine_info(args.device, REPO), "settings": settings.to_dict()}
-    stem = "quick" if args.quick else "latest"
+    stem = "quick" if args.quick else ("latest" if args.device == "cpu" else f"latest_{args.device}")
     t0 = time.perf_counter()
 
     def checkpoint(rows: list[dict], errors: list[dict], complete: bool = False) -> tuple[Path, Path]:

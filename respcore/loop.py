@@ -2,6 +2,9 @@
 weights, SpecAugment. No DataLoader: features already sit in memory (or on the device)."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import ContextManager
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -12,6 +15,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device: torch.device, precision: str) -> ContextManager:
+    """The forward-pass context of a precision: ``bf16`` is torch autocast to bfloat16 on the device
+    (weights, optimizer state and the loss stay float32); ``fp32`` is plain float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def class_weights(y: Tensor, n_classes: int) -> Tensor:
@@ -39,32 +55,36 @@ def spec_augment(x: Tensor, generator: torch.Generator, *, freq_masks: int = 2, 
     """
     b, _, n_f, n_t = x.shape
     fill = x.mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
-    keep = torch.ones(b, 1, n_f, n_t, dtype=torch.bool)
+    keep = torch.ones(b, 1, n_f, n_t, dtype=torch.bool, device=x.device)
     for axis, n, count, width in ((2, n_f, freq_masks, max_freq or max(1, n_f // 8)),
                                   (3, n_t, time_masks, max_time or max(1, n_t // 8))):
-        pos = torch.arange(n)  # (n,)
-        for _ in range(count):
+        pos = torch.arange(n, device=x.device)  # (n,)
+        for _ in range(count):  # widths and starts drawn on the CPU generator; masks built on x's device
             w = torch.randint(0, width, (b,), generator=generator)  # (B,)
             start = (torch.rand(b, generator=generator) * (n - w + 1).float()).long()  # (B,)
+            w, start = w.to(x.device, non_blocking=True), start.to(x.device, non_blocking=True)
             hit = (pos[None] >= start[:, None]) & (pos[None] < (start + w)[:, None])  # (B, n)
             hit = hit[:, None, :, None] if axis == 2 else hit[:, None, None, :]
             keep &= ~hit
-    keep = keep.to(x.device)
     return torch.where(keep, x, fill)
 
 
 def train_epoch(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer, *,
                 batch_size: int, weight: Tensor | None, generator: torch.Generator,
-                augment: bool = False, device: torch.device = torch.device("cpu")) -> float:
+                augment: bool = False, device: torch.device = torch.device("cpu"),
+                precision: str = "fp32") -> float:
     """One pass over ``(x, y)`` in a random order drawn from ``generator``.
 
-    A last batch of a single item is skipped (BatchNorm cannot train on it).
+    A last batch of a single item is skipped (BatchNorm cannot train on it). The loop never waits for
+    the device: the order is moved there once, and the loss is summed there and read once at the end.
     Returns: mean training loss over the items seen.
     """
     model.train()
     n = len(y)
     order = torch.randperm(n, generator=generator)
-    total, seen = 0.0, 0
+    if x.device.type != "cpu":  # index the on-device features with an on-device index: no copy per step
+        order = order.to(x.device)
+    total, seen = torch.zeros((), device=device), 0
     for idx in order.split(batch_size):
         if len(idx) < 2 <= n:
             continue
@@ -72,26 +92,30 @@ def train_epoch(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.O
         yb = y[idx].to(device, non_blocking=True)
         if augment:
             xb = spec_augment(xb, generator)
-        loss = F.cross_entropy(model(xb), yb, weight=weight)
+        with autocast(device, precision):
+            logits = model(xb)  # (b, C)
+        loss = F.cross_entropy(logits.float(), yb, weight=weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * len(idx)
+        total += loss.detach() * len(idx)
         seen += len(idx)
-    return total / max(seen, 1)
+    return float(total) / max(seen, 1)
 
 
 def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 256,
-                   device: torch.device | str = "cpu") -> Tensor:
-    """Logits of the model in eval mode, in batches, under ``torch.inference_mode``.
+                   device: torch.device | str = "cpu", precision: str = "fp32") -> Tensor:
+    """Logits of the model in eval mode, in batches, under ``torch.inference_mode``; the batches'
+    logits stay on the device and come back in one copy.
 
     Returns: (N, n_classes) float32 on the CPU.
     """
+    device = torch.device(device)
     model.eval()
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, precision):
         for xb in x.split(batch_size):
-            out.append(model(xb.to(device, non_blocking=True)).float().cpu())
+            out.append(model(xb.to(device, non_blocking=True)).float())
     if not out:
         raise ValueError("predict_logits: no items to predict")
-    return torch.cat(out)
+    return torch.cat(out).cpu()

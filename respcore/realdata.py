@@ -125,16 +125,18 @@ def train_fold(train: FeatureSet, val: FeatureSet, tests: dict[str, FeatureSet],
         one row per epoch: ``epoch, loss, lr, seconds`` and ``{split}_{metric}`` (fractions) for ``val``
         and each test set.
     """
-    from .loop import class_weights, predict_logits, train_epoch
+    from .loop import class_weights, predict_logits, resolve_device, train_epoch
     from .metrics import scores
     from .models import build_model
 
+    device = resolve_device(config.device)
     n_classes = train.n_classes
-    weight = class_weights(train.y, n_classes) if config.class_weighted else None
-    with torch.random.fork_rng(devices=[]):
+    weight = class_weights(train.y, n_classes).to(device) if config.class_weighted else None
+    x_train, y_train = train.x.to(device), train.y.to(device)
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         model = build_model(config.backbone, n_classes, train.n_bands, config.tsa, width=config.width,
-                            dropout=config.dropout, n_frames=int(train.x.shape[-1]))
+                            dropout=config.dropout, n_frames=int(train.x.shape[-1])).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.eta_min)
         rows = []
@@ -143,11 +145,13 @@ def train_fold(train: FeatureSet, val: FeatureSet, tests: dict[str, FeatureSet],
             generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
             start = time.perf_counter()
             row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-            row["loss"] = train_epoch(model, train.x, train.y, optimizer, batch_size=config.batch_size, weight=weight,
-                                      generator=generator, augment=config.spec_augment)
+            row["loss"] = train_epoch(model, x_train, y_train, optimizer, batch_size=config.batch_size, weight=weight,
+                                      generator=generator, augment=config.spec_augment, device=device,
+                                      precision=config.precision)
             scheduler.step()
             for name, data in {"val": val, **tests}.items():
-                pred = predict_logits(model, data.x, batch_size=config.eval_batch_size).argmax(1)  # (N,)
+                pred = predict_logits(model, data.x, batch_size=config.eval_batch_size, device=device,
+                                      precision=config.precision).argmax(1)  # (N,)
                 got = scores(data.y.numpy(), pred.numpy(), normal=config.normal, n_classes=n_classes)
                 row.update({f"{name}_{k}": float(v) for k, v in got.items()})
             row["seconds"] = time.perf_counter() - start

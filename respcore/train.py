@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from . import runs
 from .datasets.base import FeatureSet
 from .io import atomic_write, files_fingerprint
-from .loop import class_weights, predict_logits, resolve_device, train_epoch
+from .loop import PRECISIONS, class_weights, predict_logits, resolve_device, train_epoch
 from .profiles import Profile, get_profile
 
 EpochCallback = Callable[[int, dict], None]
@@ -53,10 +53,14 @@ class TrainConfig:
     device: str = "auto"  # "auto": cuda when available, else cpu (not part of the cache key)
     eval_batch_size: int = 256  # not part of the cache key
     num_threads: int | None = None  # CPU threads during this fit (None: torch's setting); not in the key
+    precision: str = "fp32"  # "bf16": autocast forwards to bfloat16 (GPU); in the key unless fp32
+    checkpoint_seconds: float = 30.0  # checkpoint at an epoch end at most this often (0: each epoch); not in the key
 
     def __post_init__(self) -> None:
         if self.bands is not None:
             object.__setattr__(self, "bands", tuple(int(b) for b in self.bands))
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -76,8 +80,10 @@ class TrainConfig:
     def cache_key(self) -> dict[str, Any]:
         """The fields that change results (device and evaluation batch size do not)."""
         d = self.to_dict()
-        for name in ("device", "eval_batch_size", "num_threads"):
+        for name in ("device", "eval_batch_size", "num_threads", "checkpoint_seconds"):
             d.pop(name)
+        if self.precision == "fp32":  # keys of runs made before the field existed stay valid
+            d.pop("precision")
         if self.init_from is not None:  # the file's identity, not only its name
             d["init_from"] = f"{self.init_from}@{files_fingerprint([Path(self.init_from)])}"
         return d
@@ -107,9 +113,11 @@ def fit(train: FeatureSet, val: FeatureSet | None, config: TrainConfig, *,
         progress: bool = True, callbacks: Sequence[EpochCallback] = ()) -> FitResult:
     """Train one model; pick its epoch on ``val``; score it on ``test``.
 
-    With ``run_dir`` (or ``root``, giving ``root/<cache key>``) the run is checkpointed each epoch,
+    With ``run_dir`` (or ``root``, giving ``root/<cache key>``) the run is checkpointed at the end of an
+    epoch once ``config.checkpoint_seconds`` have passed since the last checkpoint (0: every epoch),
     resumed when interrupted, and loaded when already finished. ``callbacks`` are called as
-    ``cb(epoch, history_row)`` after each epoch's checkpoint (an exception there interrupts the run).
+    ``cb(epoch, history_row)`` after each epoch; an exception there interrupts the run, after a checkpoint
+    of every finished epoch. A killed process loses at most ``checkpoint_seconds`` of epochs.
     """
     train, val, test = (_with_config_bands(d, config) for d in (train, val, test))
     if len(train) < 2:
@@ -179,6 +187,7 @@ def _fit_keyed(train: FeatureSet, val: FeatureSet | None, test: FeatureSet | Non
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])
             state = saved["state"]
+        last_save = time.perf_counter()
         bar = tqdm(range(state["epoch"] + 1, config.epochs + 1), desc="epochs", leave=False,
                    disable=not progress, initial=state["epoch"], total=config.epochs)
         for epoch in bar:
@@ -188,13 +197,15 @@ def _fit_keyed(train: FeatureSet, val: FeatureSet | None, test: FeatureSet | Non
             lr = optimizer.param_groups[0]["lr"]
             loss = train_epoch(model, x_train, y_train, optimizer, batch_size=config.batch_size,
                                weight=weight, generator=generator, augment=config.spec_augment,
-                               device=device)
+                               device=device, precision=config.precision)
+            train_seconds = time.perf_counter() - start
             scheduler.step()
             row: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lr}
             for name, data in (("val", val), ("test", test)):
                 if data is not None:
                     row.update(_evaluate(model, data, config, weight, device, prefix=f"{name}_"))
             row["seconds"] = time.perf_counter() - start
+            row["train_seconds"] = train_seconds  # the optimizer pass alone; "seconds" adds the scoring
             score = row.get(f"val_{config.select_metric}", 0.0) if val is not None else epoch
             score = -np.inf if np.isnan(score) else score  # a degenerate validation fold never wins
             if state["best_state"] is None or score > state["best_score"]:
@@ -202,13 +213,26 @@ def _fit_keyed(train: FeatureSet, val: FeatureSet | None, test: FeatureSet | Non
                              best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
             state["history"].append(row)
             state["epoch"] = epoch
-            if ckpt_path is not None:
+
+            def checkpoint() -> None:
                 runs.save_torch(ckpt_path, {"key": key, "model": model.state_dict(), "state": state,
                                             "optimizer": optimizer.state_dict(),
                                             "scheduler": scheduler.state_dict()})
+
+            # a 55 MB checkpoint of full-width CNN6 + Adam costs 0.1-0.2 s: on a GPU, whose epochs last
+            # under a second, one per epoch left the device idle (benchmarks/gpu_train.py)
+            saved = ckpt_path is not None and time.perf_counter() - last_save >= config.checkpoint_seconds
+            if saved:
+                checkpoint()
+                last_save = time.perf_counter()
             bar.set_postfix(loss=f"{loss:.3f}", **({"val": f"{score:.3f}"} if val is not None else {}))
-            for cb in callbacks:
-                cb(epoch, row)
+            try:
+                for cb in callbacks:
+                    cb(epoch, row)
+            except BaseException:  # interrupted at an epoch boundary: keep every finished epoch
+                if ckpt_path is not None and not saved:
+                    checkpoint()
+                raise
     model.load_state_dict(state["best_state"])
     model.eval()
     history = pd.DataFrame(state["history"])
@@ -225,7 +249,8 @@ def _evaluate(model: nn.Module, data: FeatureSet, config: TrainConfig, weight: t
               device: torch.device, prefix: str) -> dict[str, float]:
     from .metrics import scores
 
-    logits = predict_logits(model, data.x, batch_size=config.eval_batch_size, device=device)  # (N, C)
+    logits = predict_logits(model, data.x, batch_size=config.eval_batch_size, device=device,
+                            precision=config.precision)  # (N, C)
     y = data.y.cpu()
     loss = F.cross_entropy(logits, y, weight=None if weight is None else weight.cpu())
     out = scores(y.numpy(), logits.argmax(1).numpy(), normal=config.normal, n_classes=logits.shape[1])

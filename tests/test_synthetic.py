@@ -77,6 +77,14 @@ def test_deterministic_from_seed_and_reused_when_complete(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("flavor", ["icbhi", "sprsound"])
+def test_parallel_generation_writes_the_same_bytes(tmp_path: Path, flavor: str) -> None:
+    one = make_synthetic(tmp_path / "one", flavor, 60, seed=2)
+    two = make_synthetic(tmp_path / "two", flavor, 60, seed=2, workers=2)
+    assert _digest(one.path) == _digest(two.path)
+    assert one.truth == two.truth
+
+
+@pytest.mark.parametrize("flavor", ["icbhi", "sprsound"])
 @pytest.mark.parametrize("mel", [MelConfig(), MelConfig(n_mels=32), MelConfig(n_mels=128, f_max=4000.0),
                                  MelConfig(sample_rate=8000, n_fft=512, hop_length=256, f_min=100.0, f_max=3900.0)],
                          ids=["default", "32", "128-4k", "8k"])

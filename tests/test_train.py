@@ -43,7 +43,7 @@ def test_same_numbers_twice_and_caller_rng_untouched(corpus):
     a = fit(train, val, TINY, progress=False)
     after = torch.rand(1)
     b = fit(train, val, TINY, progress=False)
-    assert a.history.drop(columns="seconds").equals(b.history.drop(columns="seconds"))
+    assert a.history.drop(columns=["seconds", "train_seconds"]).equals(b.history.drop(columns=["seconds", "train_seconds"]))
     assert torch.equal(before, after)  # fit forks the global RNG
     c = fit(train, val, TrainConfig(**{**TINY.to_dict(), "seed": 1}), progress=False)
     assert not np.allclose(a.history["loss"], c.history["loss"])
@@ -66,12 +66,37 @@ def test_resume_after_interruption_matches_uninterrupted(corpus, tmp_path):
     resumed = fit(train, val, config, test=val, run_dir=tmp_path / "cut", progress=False,
                   callbacks=[lambda e, row: seen.append(e)])
     assert seen == [3, 4]  # epochs 1-2 came from the checkpoint
-    cols = [c for c in whole.history if c != "seconds"]
+    cols = [c for c in whole.history if not c.endswith("seconds")]
     assert whole.history[cols].equals(resumed.history[cols])
     assert resumed.best_epoch == whole.best_epoch and resumed.test_scores == whole.test_scores
     for p, q in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(p, q)
     assert not (tmp_path / "cut" / runs.CHECKPOINT_FILE).exists()
+
+
+@pytest.mark.parametrize("every, expected", [(0.0, [True, True]), (1e9, [False, False])])
+def test_checkpoints_follow_checkpoint_seconds(corpus, tmp_path, every, expected):
+    train, val = corpus
+    config = TrainConfig(**{**TINY.to_dict(), "epochs": 2, "checkpoint_seconds": every})
+    seen = []
+    fit(train, val, config, run_dir=tmp_path / "run", progress=False,
+        callbacks=[lambda e, row: seen.append((tmp_path / "run" / runs.CHECKPOINT_FILE).is_file())])
+    assert seen == expected  # checked inside each epoch's callback, before the finished run removes it
+    assert config.cache_key() == TrainConfig(**{**TINY.to_dict(), "epochs": 2}).cache_key()
+
+
+def test_bf16_precision_trains_and_has_its_own_cache_key(corpus, tmp_path):
+    train, val = corpus
+    fp32 = TrainConfig(**{**TINY.to_dict(), "epochs": 1})
+    bf16 = TrainConfig(**{**fp32.to_dict(), "precision": "bf16"})
+    assert "precision" not in fp32.cache_key()  # run keys made before the field existed stay valid
+    assert bf16.cache_key()["precision"] == "bf16"
+    a = fit(train, val, fp32, root=tmp_path, progress=False)
+    b = fit(train, val, bf16, root=tmp_path, progress=False)
+    assert a.path != b.path and np.isfinite(b.history["loss"]).all()
+    assert not a.history["loss"].equals(b.history["loss"])  # bf16 forwards really ran
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
 
 
 def test_run_cache_loads_instead_of_training(corpus, tmp_path):

@@ -18,7 +18,9 @@ instead of 44.1 kHz, to keep the corpus small; labels are drawn independently of
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -84,12 +86,14 @@ def target_counts(flavor: str, n: int) -> dict[str, dict[str, int]]:
 
 
 def make_synthetic(root: str | Path, flavor: str = "icbhi", size: str | int = "default", seed: int = 0, *,
-                   mel: MelConfig = MelConfig(), audio: bool = True) -> SyntheticCorpus:
+                   mel: MelConfig = MelConfig(), audio: bool = True, workers: int = 1) -> SyntheticCorpus:
     """Write (or reuse) a synthetic corpus in the real file format of ``flavor`` under ``root``.
 
     A complete corpus with the same flavor, size, seed and generator version is reused without
     regenerating (only its band truth is recomputed for ``mel``). ``root`` holding anything else is an error.
     ``audio=False`` writes the annotation and metadata files only (seconds at any size): for statistics.
+    ``workers`` > 1 renders recordings in that many processes (0: one per CPU core); every recording has
+    its own random stream, so the files are byte-identical whatever the number of workers.
     Returns: SyntheticCorpus(path=root, truth=ground truth, also in root/ground_truth.json).
     """
     if flavor not in _FLAVOR_ID:
@@ -116,7 +120,7 @@ def make_synthetic(root: str | Path, flavor: str = "icbhi", size: str | int = "d
         shutil.rmtree(root)  # an interrupted generation of ours
     root.mkdir(parents=True)
     (root / _MARKER).write_text("generation in progress\n")
-    truth = _generate(root, flavor, n, int(seed), key, mel, audio)
+    truth = _generate(root, flavor, n, int(seed), key, mel, audio, workers)
     write_json(truth_path, truth)
     (root / _MARKER).unlink()
     return SyntheticCorpus(root, read_json(truth_path))  # as a later reuse returns it (lists, str keys)
@@ -132,7 +136,8 @@ def _verify(root: Path, truth: dict) -> None:
         raise ValueError(f"{root}: synthetic corpus is incomplete, {len(missing)} files missing (e.g. {missing[0]})")
 
 
-def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelConfig, audio: bool) -> dict:
+def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelConfig, audio: bool,
+              workers: int = 1) -> dict:
     rng = np.random.default_rng([seed, _FLAVOR_ID[flavor]])
     counts = target_counts(flavor, n)
     devices = sorted(ICBHI_SAMPLE_RATES) if flavor == "icbhi" else ["SPRSound"]
@@ -142,11 +147,14 @@ def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelCon
         plans, patients = plan_icbhi(rng, counts, smoke)
     else:
         plans, patients = plan_sprsound(rng, counts, smoke), {}
-    files = []
-    for i, plan in enumerate(plans):
-        r = np.random.default_rng([seed, _FLAVOR_ID[flavor], 7, i])  # per recording: order-independent
-        wave = render(plan, r, responses[plan.device]) if audio else None
-        files += _write_icbhi_recording(root, plan, wave) if flavor == "icbhi" else _write_sprsound_record(root, plan, wave, r)
+    jobs = [(root, flavor, seed, i, plan, responses[plan.device], audio) for i, plan in enumerate(plans)]
+    workers = (os.cpu_count() or 1) if workers == 0 else max(1, int(workers))
+    if workers == 1 or len(jobs) < 2 * workers:
+        written = [_render_and_write(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            written = list(pool.map(_render_and_write, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    files = [f for fs in written for f in fs]
     if flavor == "icbhi":
         files += _write_icbhi_metadata(root, plans, patients, rng)
     truth = {**key, "class_counts": counts, "files": sorted(files), "recordings": len(plans),
@@ -170,6 +178,14 @@ def _generate(root: Path, flavor: str, n: int, seed: int, key: dict, mel: MelCon
         for p in plans:
             truth["record_counts"][p.split][p.record_label] += 1
     return truth
+
+
+def _render_and_write(job: tuple) -> list[str]:
+    """Render one planned recording from its own random stream and write its files (a worker's unit)."""
+    root, flavor, seed, i, plan, response, audio = job
+    r = np.random.default_rng([seed, _FLAVOR_ID[flavor], 7, i])  # per recording: order-independent
+    wave = render(plan, r, response) if audio else None
+    return _write_icbhi_recording(root, plan, wave) if flavor == "icbhi" else _write_sprsound_record(root, plan, wave, r)
 
 
 def _pcm16(path: Path, wave: np.ndarray, sr: int) -> None:
