@@ -193,6 +193,12 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "fig = plots.real_band_retention(real.curve, ex.FIG2_PEAK_BANDS, real.label)\n"
                  "study.save_figure(fig, 'real_band_retention')\nstudy.save_table(real.curve, "
                  "'real_band_retention')\ndisplay(real.curve)"),
+        ("md", "## Band importance of real wheezes, crackles and stridor\n\nFor each sound class of task 1-2, "
+               "the share of the model's attribution that falls in each Mel band (Grad-CAM at the study's conv "
+               "block, and Integrated Gradients on the input), and the eight bands that carry most of it."),
+        ("code", "display(Markdown(real.maps_note))\n"
+                 "fig = plots.real_band_maps(real.maps, real.label)\nstudy.save_figure(fig, 'real_band_maps')\n"
+                 "display(ex.peak_bands(real.maps) if not real.maps.empty else real.maps)"),
     ],
     "scorecard": [
         ("md", "# Claims scorecard\n\nOne row per claim of the paper. The verdict is computed from the result "

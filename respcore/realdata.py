@@ -87,7 +87,7 @@ class RealPlan:
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig.from_profile(self.profile, backbone=self.backbone, tsa=self.tsa, epochs=self.epochs,
-                                        select_metric=self.select_metric, seed=int(seed), device="cpu")
+                                        select_metric=self.select_metric, seed=int(seed), device="auto")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "mel": self.mel.to_dict(), "fbs": self.fbs.to_dict()}

@@ -31,7 +31,7 @@ def _sample() -> Path:
     return sample
 
 
-RESULT_DIRS = sorted(d.name for d in COMMITTED.parent.iterdir() if d.is_dir()) if COMMITTED.parent.is_dir() else []
+RESULT_DIRS = sorted(d.parent.name for d in COMMITTED.parent.glob("*/run.json")) if COMMITTED.parent.is_dir() else []
 
 
 def test_the_main_real_results_are_committed():
@@ -175,3 +175,21 @@ def test_check_catches_tampered_results_and_compare_measures_differences(tmp_pat
     _fake_results(b, [50.0, 70.0], sha1="other")
     with pytest.raises(ValueError, match="fingerprints differ"):
         compare(a, b)
+
+
+@pytest.mark.realdata
+def test_band_maps_of_real_classes_on_the_miniature(tmp_path):
+    from respcore.realdata_maps import MAP_COLUMNS, load_maps, peak_bands, run_maps
+
+    out = run_maps(_sample(), tmp_path / "maps", profile="smoke", folds=2, cache_dir=tmp_path / "cache",
+                   command="test", progress=False)
+    maps, meta = load_maps(out)
+    assert list(maps.columns) == MAP_COLUMNS and set(maps["method"]) == {"gradcam", "ig"}
+    sums = maps.groupby(["method", "class"])["importance"].sum()
+    assert np.allclose(sums, 1.0, atol=1e-4)
+    assert set(maps["class"]) <= set(meta["classes"]) and maps["f_hi_hz"].max() <= 4000
+    assert meta["plan"]["attributed_on"].startswith("validation") and meta["data_fingerprint"]["n_files"] == 18
+    assert meta["n_val"] > 0 and meta["provenance"]["torch"]
+    peaks = peak_bands(maps, top=4)
+    assert (peaks["share"] > 0).all() and peaks["top_bands"].map(len).eq(4).all()
+    assert load_maps(tmp_path / "nowhere") is None

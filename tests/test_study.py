@@ -222,5 +222,12 @@ def test_committed_real_results_reach_the_scorecard_and_notebook_08(tmp_path: Pa
     real = ex.real_results(study)
     assert "REAL DATA" in real.banner and "fingerprint" in real.banner and len(real.table) > 0
     assert real.curve["n_bands"].max() == 64 and (tmp_path / "08_real_data" / "real_results.csv").is_file()
+    # band maps of the real classes: committed, shown, and the summary says the page is real data
+    assert set(real.maps["method"]) == {"gradcam", "ig"} and {"Wheeze", "Stridor", "Fine Crackle"} <= set(real.maps["class"])
+    assert "validation events" in real.maps_note and "test sets are not used" in real.maps_note
+    assert (tmp_path / "08_real_data" / "real_band_peaks.csv").is_file()
+    summary = ex.read_summary(tmp_path, "08_real_data")
+    assert summary["real_data"] is True and summary["dataset"] == "sprsound" and summary["profiles"]
     empty = ex.real_results(study, root=tmp_path / "absent")
     assert "no results" in empty.banner and empty.table.empty and empty.curve.empty
+    assert empty.maps.empty and "No band maps" in empty.maps_note

@@ -69,10 +69,17 @@ class Study:
         """Write a matplotlib figure to ``<out>/<name>.png``."""
         fig.savefig(self.out / f"{name}.png", dpi=110, bbox_inches="tight")
 
-    def save_summary(self, summary: dict[str, Any]) -> Path:
-        """Key numbers the scorecard reads (``summary.json``), with the run's data and profile."""
-        return write_json(self.out / "summary.json", {"dataset": self.dataset, "real_data": self.is_real,
-                                                      "profile": self.profile.name, **summary})
+    def save_summary(self, summary: dict[str, Any], *, dataset: str | None = None,
+                     real_data: bool | None = None) -> Path:
+        """Key numbers the scorecard reads (``summary.json``), with the run's data and profile.
+
+        ``dataset`` and ``real_data`` override this run's own for a page that shows other data (the
+        committed real results of notebook 8 are real whatever data the rest of the study ran on).
+        """
+        return write_json(self.out / "summary.json", {
+            "dataset": self.dataset if dataset is None else dataset,
+            "real_data": self.is_real if real_data is None else real_data,
+            "profile": self.profile.name, **summary})
 
 
 def code_version() -> str:

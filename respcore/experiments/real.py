@@ -11,12 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from .. import results_real
+from ..realdata_maps import load_maps, peak_bands
 from ..scorecard import REAL_RESULTS, real_curve
 from .context import Study
 
 SELECTION_LABELS = {"val": "validation-selected (honest)",
                     "best_epoch_on_test": "best epoch on test: like-for-like comparison only"}
 REAL_LABEL = "REAL DATA: SPRSound 2022 (real audio)"
+MAPS_FOLDER = "sprsound_maps"  # band-importance maps of real sound classes (respcore.realdata_maps)
 
 
 @dataclass
@@ -30,6 +32,8 @@ class RealResults:
     curve: pd.DataFrame
     folders: list[Path] = field(default_factory=list)
     label: str = REAL_LABEL
+    maps: pd.DataFrame = field(default_factory=pd.DataFrame)  # band importance per real class (empty: none)
+    maps_note: str = ""  # markdown: how the maps were made, or that there are none
 
 
 def real_folders(root: str | Path = REAL_RESULTS) -> list[Path]:
@@ -87,7 +91,34 @@ def real_results(study: Study, root: str | Path = REAL_RESULTS) -> RealResults:
                   "to fill this page.\n:::\n")
     study.save_table(table, "real_results")
     study.save_table(curve, "real_band_retention")
+    runs_ = {f.name: results_real.load(f)["run"] for f in folders}
     study.save_summary({"real_folders": [f.name for f in folders],
-                        "fingerprints": {f.name: results_real.load(f)["run"]["data_fingerprint"]["sha1"]
-                                         for f in folders}})
-    return RealResults(banner=banner, table=table, curve=curve, folders=folders)
+                        "fingerprints": {n: r["data_fingerprint"]["sha1"] for n, r in runs_.items()},
+                        "profiles": {n: r["plan"]["profile"] for n, r in runs_.items()}},
+                       dataset="+".join(sorted({r.get("dataset", "sprsound") for r in runs_.values()})) or "none",
+                       real_data=bool(folders))
+    maps, maps_note = _maps(Path(root) / MAPS_FOLDER)
+    if not maps.empty:
+        study.save_table(maps, "real_band_maps")
+        study.save_table(peak_bands(maps), "real_band_peaks")
+    return RealResults(banner=banner, table=table, curve=curve, folders=folders, maps=maps, maps_note=maps_note)
+
+
+def _maps(folder: Path) -> tuple[pd.DataFrame, str]:
+    """The committed band maps and a note on how they were made (or that there are none)."""
+    loaded = load_maps(folder)
+    if loaded is None:
+        return pd.DataFrame(), (f"No band maps are committed (`{folder}`); `python -m respcore.realdata_maps "
+                                "--root DATA` makes them.")
+    maps, meta = loaded
+    plan, fp = meta["plan"], meta["data_fingerprint"]
+    score = (meta.get("val_scores") or {}).get("Score_sprsound")
+    note = (f"Task {meta['task']} model ({plan['backbone']}-tsa-{plan['tsa']}, profile `{plan['profile']}`, "
+            f"width {plan['width']}, {plan['epochs']} epochs), trained on the training patients of fold "
+            f"{plan['fold']} of {plan['folds']}, epoch {meta['best_epoch']} chosen on its validation patients"
+            + (f" (validation Score {100 * score:.1f} %)" if score is not None else "")
+            + f". The maps are computed on those {meta['n_val']} validation events, each attributed to its "
+            f"true class; the test sets are not used. Data fingerprint `{fp['sha1']}` ({fp['n_files']} files); "
+            f"code `{(meta['provenance'].get('git_commit') or 'unknown')[:10]}`. One model and one fold: "
+            "a description of what this model listens to, not a measured property of the sounds.")
+    return maps, note
