@@ -199,6 +199,12 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "display(Markdown(real.maps_note))\n"
                  "fig = plots.real_band_maps(real.maps, real.label)\nstudy.save_figure(fig, 'real_band_maps')\n"
                  "display(ex.peak_bands(real.maps) if not real.maps.empty else real.maps)"),
+        ("md", "## The study's notebooks on real SPRSound\n\nThe TSA placement ablation (notebook 2) and the "
+               "band-retention curves of importance-based and backward selection (notebook 3), run on the real "
+               "recordings with the same command as the rest of the study and kept as tables."),
+        ("code", "display(Markdown(real.study_note))\n"
+                 "for name, fig, table in ex.real_study_figures(real):\n"
+                 "    study.save_figure(fig, name)\n    display(table)"),
     ],
     "scorecard": [
         ("md", "# Claims scorecard\n\nOne row per claim of the paper. The verdict is computed from the result "

@@ -62,6 +62,7 @@ def built(tmp_path_factory) -> Path:
     (root / "book").mkdir()
     for md in (ROOT / "book").glob("*.md"):
         shutil.copy(md, root / "book" / md.name)
+    shutil.copytree(ROOT / "book" / "_static", root / "book" / "_static")
     (root / "book" / "_toc.yml").symlink_to("../_toc.yml")
     for cache in ("data", "cache"):  # reuse the generated corpus and feature cache (both git-ignored)
         (ROOT / cache).mkdir(exist_ok=True)
@@ -111,6 +112,9 @@ def test_scorecard_has_a_row_per_claim(built: Path) -> None:
     assert "not testable" in text and "smoke profile" in text
     # the committed real band-retention curve on SPRSound 1-1 is judged beside the synthetic run
     assert "verdict (real)" in text and "REAL sprsound 1-1" in text
+    # the wide table gets the page's full width (book/_static/wide-tables.css is linked and shipped)
+    html = (built / "_build" / "html" / "scorecard.html").read_text()
+    assert "wide-tables.css" in html and (built / "_build" / "html" / "_static" / "wide-tables.css").is_file()
 
 
 @pytest.mark.slow

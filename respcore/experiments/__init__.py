@@ -8,7 +8,7 @@ from .bands import band_retention, model_agnostic, selection_example
 from .beyond import age_robustness, attribution_agreement, finish_beyond, lambda_sweep
 from .context import Study, read_summary, setup, synthetic_corpus
 from ..realdata_maps import peak_bands
-from .real import RealResults, real_results
+from .real import RealResults, real_results, real_study_figures
 from .data import (StudyData, all_meta, band_centres, band_evidence, class_examples, data_overview, device_responses,
                    finish_data, informative_bands, load_data, planted_bands)
 from .tables import (age_table, claims_scorecard, sota_table, styled_scorecard, table2_paper, tsa_ablation,
@@ -19,4 +19,4 @@ __all__ = ["FIG2_PEAK_BANDS", "Study", "StudyData", "setup", "synthetic_corpus",
            "device_responses", "informative_bands", "planted_bands",
            "tsa_ablation", "age_table", "table2_paper", "sota_table", "claims_scorecard", "styled_scorecard", "verdict_counts",
            "band_retention", "selection_example", "model_agnostic", "attribution_agreement", "age_robustness",
-           "lambda_sweep", "finish_beyond", "RealResults", "real_results", "peak_bands"]
+           "lambda_sweep", "finish_beyond", "RealResults", "real_results", "peak_bands", "real_study_figures"]

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .. import results_real
+from ..published import FIG2_PEAK_BANDS
 from ..realdata_maps import load_maps, peak_bands
+from ..results_study import load_snapshot
 from ..scorecard import REAL_RESULTS, real_curve
 from .context import Study
 
 SELECTION_LABELS = {"val": "validation-selected (honest)",
                     "best_epoch_on_test": "best epoch on test: like-for-like comparison only"}
 REAL_LABEL = "REAL DATA: SPRSound 2022 (real audio)"
+STUDY_FOLDER = "sprsound_study"  # the study's notebooks run on real SPRSound (respcore.results_study)
 MAPS_FOLDER = "sprsound_maps"  # band-importance maps of real sound classes (respcore.realdata_maps)
 
 
@@ -34,6 +38,9 @@ class RealResults:
     label: str = REAL_LABEL
     maps: pd.DataFrame = field(default_factory=pd.DataFrame)  # band importance per real class (empty: none)
     maps_note: str = ""  # markdown: how the maps were made, or that there are none
+    study_note: str = ""  # markdown: the committed real-data study run (respcore.results_study), or none
+    study_tables: dict = field(default_factory=dict)  # {notebook: {table: DataFrame}} of that run
+    study_label: str = REAL_LABEL  # the data label of that run's figures
 
 
 def real_folders(root: str | Path = REAL_RESULTS) -> list[Path]:
@@ -101,7 +108,42 @@ def real_results(study: Study, root: str | Path = REAL_RESULTS) -> RealResults:
     if not maps.empty:
         study.save_table(maps, "real_band_maps")
         study.save_table(peak_bands(maps), "real_band_peaks")
-    return RealResults(banner=banner, table=table, curve=curve, folders=folders, maps=maps, maps_note=maps_note)
+    study_note, study_tables, study_label = _study(Path(root) / STUDY_FOLDER)
+    return RealResults(banner=banner, table=table, curve=curve, folders=folders, maps=maps, maps_note=maps_note,
+                       study_note=study_note, study_tables=study_tables, study_label=study_label)
+
+
+def _study(folder: Path) -> tuple[str, dict, str]:
+    """The committed snapshot of the study's notebooks run on real data, with a note saying what it is."""
+    loaded = load_snapshot(folder)
+    if loaded is None:
+        return (f"No real-data study run is committed (`{folder}`): run `make study DATA=sprsound "
+                "DATA_ROOT=...`, then `python -m respcore.results_study snapshot results "
+                f"{folder.as_posix()} --data-root ...`."), {}, REAL_LABEL
+    meta, tables = loaded
+    p, fp = meta["profile"], meta["data_fingerprint"]
+    note = (f"**{meta['dataset'].upper()}, real recordings**: notebooks {', '.join(meta['notebooks'])} of the "
+            f"study, run by `make study DATA={meta['dataset']}` in the **{p['name']}** profile (epochs "
+            f"{p['epochs']}, {p['folds']} patient-wise folds of the training patients, {p['seeds']} seed(s), width "
+            f"x{p['width']}, {p['cycle_seconds']:g} s cycles, FBS step {p['band_step']} bands); scores are "
+            f"validation scores unless a column says test. Data fingerprint `{fp['sha1']}` ({fp['n_files']} "
+            f"files); code {', '.join(meta['code_versions'])}; kept {meta['snapshot_utc']}.")
+    return note, tables, f"REAL {meta['dataset'].upper()}, {p['name']} profile"
+
+
+def real_study_figures(real: RealResults) -> list[tuple[str, Any, pd.DataFrame]]:
+    """(name, figure, table) for each committed real-data study table the page draws: the TSA placement
+    ablation (notebook 2) and the band-retention curves, IS and BS (notebook 3)."""
+    from .. import plots
+
+    label, out = real.study_label, []
+    tsa = real.study_tables.get("02_tsa_placement", {}).get("table1_tsa_placement")
+    if tsa is not None:
+        out.append(("real_tsa_placement", plots.tsa_ablation(tsa, label), tsa))
+    curves = real.study_tables.get("03_band_retention", {}).get("band_retention")
+    if curves is not None:
+        out.append(("real_study_band_retention", plots.band_retention(curves, FIG2_PEAK_BANDS, label), curves))
+    return out
 
 
 def _maps(folder: Path) -> tuple[pd.DataFrame, str]:
