@@ -5,8 +5,9 @@ and returns (ours, verdict, evidence). Verdicts: ``reproduced``, ``not reproduce
 (the results needed are missing, the data cannot test the claim, or the ``smoke`` profile trained too
 little for an accuracy claim to mean anything).
 
-The committed real-data results (``results/real``, see ``respcore.results_real``) test some claims too:
-their band-retention curve on SPRSound task 1-1 goes through the same rules, and its verdicts fill the
+The committed real-data results (``results/real``) test claims too: the study's notebooks run on real
+data (``respcore.results_study`` snapshots) and the real-data runner's band-retention curve on SPRSound
+task 1-1 (``respcore.results_real``) go through the same rules, and their verdicts fill the
 ``ours (real)``, ``verdict (real)`` and ``why (real)`` columns beside the synthetic run's.
 """
 from __future__ import annotations
@@ -230,17 +231,39 @@ def real_curve(folder: str | Path, task: str = "1-1") -> dict:
                       f"{plan['epochs']} epochs: weak evidence"}
 
 
+DATA_FREE_CLAIMS = ("tsa_gflops",)  # judged on the architecture alone: the same whatever the data
+
+
 def real_verdicts(real: str | Path = REAL_RESULTS) -> dict[str, Verdict]:
-    """{claim key: verdict} for the ``REAL_CLAIMS`` from the first folder under ``real`` with an IS curve."""
-    curves = sorted(Path(real).glob("*/fbs_is_1-1.csv")) if Path(real).is_dir() else []
-    if not curves:
+    """{claim key: verdict} from the committed real-data results under ``real``.
+
+    First the study's own notebooks run on real data (``respcore.results_study`` snapshots: folders with a
+    ``study.json``), through the same rules as the synthetic run, for every claim whose notebook ran;
+    then, for ``REAL_CLAIMS`` still open, the IS curve of the real-data runner on SPRSound task 1-1.
+    """
+    real = Path(real)
+    if not real.is_dir():
         return {}
-    s = real_curve(curves[0].parent)
-    out = {}
-    for key in REAL_CLAIMS:
-        ours, data, verdict, why = RULES[key]({"03_band_retention": s})
-        out[key] = (f"{ours} [REAL {s['dataset']}, profile {s['profile']}]", data, verdict,
-                    f"{why}; {s['caveat']}")
+    out: dict[str, Verdict] = {}
+    for marker in sorted(real.glob("*/study.json")):
+        S = load_summaries(marker.parent)
+        for key, rule in RULES.items():
+            if key in out or key in DATA_FREE_CLAIMS:
+                continue
+            ours, data, verdict, why = rule(S)
+            if why.startswith("no results from"):  # that notebook is not in the snapshot
+                continue
+            out[key] = (f"{ours} [{data}]", data, verdict, f"{why}; the study's notebooks on real data "
+                        f"(results/real/{marker.parent.name})")
+    curves = sorted(real.glob("*/fbs_is_1-1.csv"))
+    if curves:
+        s = real_curve(curves[0].parent)
+        for key in REAL_CLAIMS:
+            if key in out:
+                continue
+            ours, data, verdict, why = RULES[key]({"03_band_retention": s})
+            out[key] = (f"{ours} [REAL {s['dataset']}, profile {s['profile']}]", data, verdict,
+                        f"{why}; {s['caveat']}")
     return out
 
 

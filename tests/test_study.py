@@ -231,3 +231,21 @@ def test_committed_real_results_reach_the_scorecard_and_notebook_08(tmp_path: Pa
     empty = ex.real_results(study, root=tmp_path / "absent")
     assert "no results" in empty.banner and empty.table.empty and empty.curve.empty
     assert empty.maps.empty and "No band maps" in empty.maps_note
+
+
+def test_real_study_snapshot_feeds_the_real_verdicts(tmp_path):
+    from respcore import scorecard
+
+    snap = tmp_path / "real" / "sprsound_study"
+    (snap / "02_tsa_placement").mkdir(parents=True)
+    (snap / "study.json").write_text(json.dumps({"dataset": "sprsound", "notebooks": ["02_tsa_placement"]}))
+    (snap / "02_tsa_placement" / "summary.json").write_text(json.dumps(
+        {"dataset": "sprsound", "real_data": True, "profile": "cpu",
+         "AS": {"post": 0.8, "block1": 0.7, "input": 0.6}, "GFLOPs_paper_input": {"post": 2.48, "block1": 3.17}}))
+    got = scorecard.real_verdicts(tmp_path / "real")
+    assert set(got) == {"tsa_ordering"}  # FLOPs counts are data-free; the other notebooks are not in it
+    ours, data, verdict, why = got["tsa_ordering"]
+    assert verdict == scorecard.REPRODUCED and "REAL sprsound, profile cpu" in data and "sprsound_study" in why
+    card = scorecard.scorecard(tmp_path / "none", real=tmp_path / "real").set_index("key")
+    assert card.loc["tsa_ordering", "verdict (real)"] == scorecard.REPRODUCED
+    assert card.loc["fbs_peak", "verdict (real)"] == scorecard.NOT_TESTABLE
