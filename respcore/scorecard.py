@@ -179,6 +179,8 @@ def age_gain(S: Summaries) -> Verdict:
     if "pediatric" not in a or "unified" not in a:
         return "-", _source(s), NOT_TESTABLE, s.get("why_not", "no pediatric test subset")
     ours = f"{_pct(a['pediatric'])} vs {_pct(a['unified'])} AS on pediatric cycles"
+    if s.get("skipped"):  # one age group has no model (SPRSound is all children): the comparison is void
+        return ours, _source(s), NOT_TESTABLE, s.get("why_not") or "an age group's model was not trained"
     return _judge(s, ours, a["pediatric"] > a["unified"], "child-specific model wins",
                   "the unified model is as good or better")
 

@@ -249,3 +249,13 @@ def test_real_study_snapshot_feeds_the_real_verdicts(tmp_path):
     card = scorecard.scorecard(tmp_path / "none", real=tmp_path / "real").set_index("key")
     assert card.loc["tsa_ordering", "verdict (real)"] == scorecard.REPRODUCED
     assert card.loc["fbs_peak", "verdict (real)"] == scorecard.NOT_TESTABLE
+
+
+def test_age_claim_is_not_testable_when_an_age_group_has_no_model(tmp_path: Path) -> None:
+    (tmp_path / "04_age").mkdir()
+    (tmp_path / "04_age" / "summary.json").write_text(json.dumps(
+        {"dataset": "sprsound", "real_data": True, "profile": "cpu",
+         "AS_on_pediatric": {"pediatric": 0.61, "unified": 0.61, "routed": 0.61},
+         "skipped": {"adult": "0 items from 0 patients"}, "why_not": "no adult model: 0 items from 0 patients"}))
+    ours, data, verdict, why = scorecard.age_gain(scorecard.load_summaries(tmp_path))
+    assert verdict == scorecard.NOT_TESTABLE and "no adult model" in why and "61.00 %" in ours
