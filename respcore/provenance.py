@@ -5,6 +5,7 @@ them, and a reader with the data can check that their download is the same befor
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -49,8 +50,13 @@ def data_fingerprint(paths: Iterable[str | Path], root: str | Path) -> dict:
     return {"sha1": h.hexdigest()[:16], "n_files": len(rows), "total_bytes": int(sum(s for _, s in rows))}
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit(repo: str | Path | None = None) -> tuple[str | None, bool | None]:
-    """(commit hash of HEAD, whether tracked files differ from it); (None, None) outside a git checkout."""
+    """(commit hash of HEAD, whether tracked files differ from it); (None, None) outside a git checkout.
+
+    Read once per process and argument: a long run reports the code it started with, not a commit made
+    in the checkout while it ran (the run's imported modules do not change either).
+    """
     repo = Path(repo) if repo is not None else Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
@@ -62,10 +68,12 @@ def git_commit(repo: str | Path | None = None) -> tuple[str | None, bool | None]
     return head, bool(dirty)
 
 
+@functools.lru_cache(maxsize=None)
 def source_hash(package: str | Path | None = None) -> str:
     """sha1 (16 hex digits) of every ``.py`` file of the package, names and contents.
 
     Identifies the exact code even when the checkout differs from its git commit (``git_dirty``).
+    Read once per process and argument, like :func:`git_commit`.
     """
     package = Path(package) if package is not None else Path(__file__).resolve().parent
     h = hashlib.sha1()
