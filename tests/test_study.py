@@ -259,3 +259,20 @@ def test_age_claim_is_not_testable_when_an_age_group_has_no_model(tmp_path: Path
          "skipped": {"adult": "0 items from 0 patients"}, "why_not": "no adult model: 0 items from 0 patients"}))
     ours, data, verdict, why = scorecard.age_gain(scorecard.load_summaries(tmp_path))
     assert verdict == scorecard.NOT_TESTABLE and "no adult model" in why and "61.00 %" in ours
+
+
+def test_sota_labels_every_row_of_a_real_study_run(tmp_path: Path) -> None:
+    from respcore import experiments as ex
+    from respcore import plots
+
+    (tmp_path / "data").mkdir()
+    study = ex.setup("05_sota", dataset="sprsound", data_root=str(tmp_path / "data"), profile="cpu",
+                     out_dir=str(tmp_path / "out"))
+    (tmp_path / "out" / "02_tsa_placement").mkdir()
+    (tmp_path / "out" / "02_tsa_placement" / "summary.json").write_text(json.dumps(
+        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "backbone": "cnn3",
+         "AS": {"post": 0.64}, "test_AS": {"post": 0.52}}))
+    table = ex.sota_table(study)
+    assert table["label"].notna().all()
+    assert "CNN-TSA (ours) [REAL 1-2, this study run]" in set(table["label"])
+    plots.sota(table, study.data_label)  # a NaN label broke the figure once

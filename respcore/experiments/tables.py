@@ -148,7 +148,13 @@ def sota_table(study: Study) -> pd.DataFrame:
                        source_kind=kind)
     table = pd.concat([pub, mine, *_real_sota(bench)], ignore_index=True)
     table["label"] = table["method"] + " [" + table["task"].astype(str) + "]"
-    real = table["source_kind"] == "ours (real)"
+    # the committed real-data rows name their test set, epoch selection and runs; the rows this run's
+    # notebooks 02 and 03 measured (real or synthetic) keep the plain label
+    committed = table["test_set"].notna() if "test_set" in table else pd.Series(False, index=table.index)
+    real = (table["source_kind"] == "ours (real)") & committed
+    here = (table["source_kind"] == "ours (real)") & ~committed
+    table.loc[here, "label"] = (table.loc[here, "method"] + " [REAL " + table.loc[here, "task"].astype(str)
+                                + ", this study run]")
     table.loc[real, "label"] = (table.loc[real, "method"] + " [REAL " + table.loc[real, "task"].astype(str) + ", "
                                 + table.loc[real, "test_set"] + ", "
                                 + table.loc[real, "selection"].replace({"best_epoch_on_test": "best epoch on test"})
