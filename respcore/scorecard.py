@@ -86,6 +86,8 @@ def tsa_gflops(S: Summaries) -> Verdict:
     if not s:
         return _missing("02_tsa_placement")
     g = s.get("GFLOPs_paper_input", {})
+    if s.get("backbone", "cnn6") != "cnn6":  # Table I counts CNN6; SPRSound runs use the 3-block CNN
+        return ("-", _source(s), NOT_TESTABLE, f"Table I counts CNN6; this run's backbone is {s['backbone']}")
     if "post" not in g or "block1" not in g:
         return ("-", _source(s), NOT_TESTABLE, "FLOPs of the two placements not counted")
     ours = f"{g['post']:.3f} vs {g['block1']:.3f} GFLOPs"
@@ -106,6 +108,15 @@ def _curve(s: dict) -> tuple[str, dict[int, float]] | None:
     return None
 
 
+def _noise(s: dict, gain: float) -> str:
+    """A note when a score difference (fraction) is within one standard deviation of the 64-band score."""
+    std = s.get("score_std_64")
+    if std is None or abs(gain) >= std:
+        return ""
+    return (f"; the difference ({100 * gain:+.2f} points) is within one standard deviation over folds "
+            f"({100 * std:.2f}): weak evidence")
+
+
 def fbs_peak(S: Summaries) -> Verdict:
     s = S.get("03_band_retention")
     if not s or not _curve(s):
@@ -118,7 +129,7 @@ def fbs_peak(S: Summaries) -> Verdict:
         return ours, _source(s), NOT_TESTABLE, why or "no 64-band baseline"
     ok = best < 64 and c[best] > c[64]
     return ours, _source(s), REPRODUCED if ok else NOT_REPRODUCED, \
-        f"paper: near {FIG2_PEAK_BANDS}; ours peaks {'below' if ok else 'at'} 64"
+        f"paper: near {FIG2_PEAK_BANDS}; ours peaks {'below' if ok else 'at'} 64" + _noise(s, c[best] - c[64])
 
 
 def fbs_flops_cut(S: Summaries) -> Verdict:
@@ -146,7 +157,8 @@ def bands32_beat_64(S: Summaries) -> Verdict:
     if 32 not in c or 64 not in c:
         return "-", _source(s), NOT_TESTABLE, "the IS curve did not reach 32 bands"
     ours = f"{_pct(c[32])} (32) vs {_pct(c[64])} (64), {task}"
-    return _judge(s, ours, c[32] > c[64], "32 bands beat 64", "64 bands win")
+    ours_, data, verdict, why = _judge(s, ours, c[32] > c[64], "32 bands beat 64", "64 bands win")
+    return ours_, data, verdict, why + (_noise(s, c[32] - c[64]) if verdict != NOT_TESTABLE else "")
 
 
 def lambda_effect(S: Summaries) -> Verdict:

@@ -276,3 +276,21 @@ def test_sota_labels_every_row_of_a_real_study_run(tmp_path: Path) -> None:
     assert table["label"].notna().all()
     assert "CNN-TSA (ours) [REAL 1-2, this study run]" in set(table["label"])
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
+
+
+def test_scorecard_flags_differences_within_the_noise_and_cnn3_flops(tmp_path: Path) -> None:
+    (tmp_path / "03_band_retention").mkdir()
+    (tmp_path / "03_band_retention" / "summary.json").write_text(json.dumps(
+        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "score_std_64": 0.03,
+         "curves": {"IS/binary": {"64": 0.825, "48": 0.86, "32": 0.826}}, "flops_ratio": {"48": 0.75, "32": 0.5}}))
+    (tmp_path / "02_tsa_placement").mkdir()
+    (tmp_path / "02_tsa_placement" / "summary.json").write_text(json.dumps(
+        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "backbone": "cnn3",
+         "AS": {"post": 0.6, "block1": 0.5, "input": 0.5}, "GFLOPs_paper_input": {"post": 1.66, "block1": 2.35}}))
+    S = scorecard.load_summaries(tmp_path)
+    _, _, verdict, why = scorecard.bands32_beat_64(S)
+    assert verdict == scorecard.REPRODUCED and "weak evidence" in why and "+0.10 points" in why
+    _, _, verdict, why = scorecard.fbs_peak(S)
+    assert verdict == scorecard.REPRODUCED and "weak evidence" not in why  # 3.5 points > one std (3)
+    _, _, verdict, why = scorecard.tsa_gflops(S)
+    assert verdict == scorecard.NOT_TESTABLE and "cnn3" in why
