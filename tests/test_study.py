@@ -231,6 +231,11 @@ def test_committed_real_results_reach_the_scorecard_and_notebook_08(tmp_path: Pa
     empty = ex.real_results(study, root=tmp_path / "absent")
     assert "no results" in empty.banner and empty.table.empty and empty.curve.empty
     assert empty.maps.empty and "No band maps" in empty.maps_note
+    assert empty.study_tables == {} and ex.real_study_figures(empty) == [] and "make study" in empty.study_note
+    # the study's own notebooks run on real SPRSound: TSA ablation and band retention drawn from the snapshot
+    figures = ex.real_study_figures(real)
+    assert [name for name, _, _ in figures] == ["real_tsa_placement", "real_study_band_retention"]
+    assert "make study DATA=sprsound" in real.study_note and "37f665d231bccf84" in real.study_note
 
 
 def test_real_study_snapshot_feeds_the_real_verdicts(tmp_path):
