@@ -50,6 +50,9 @@ def data_fingerprint(paths: Iterable[str | Path], root: str | Path) -> dict:
     return {"sha1": h.hexdigest()[:16], "n_files": len(rows), "total_bytes": int(sum(s for _, s in rows))}
 
 
+COMMIT_ENV = "RESPCORE_GIT_COMMIT"  # the commit of a source copy that has no .git
+
+
 @functools.lru_cache(maxsize=None)
 def git_commit(repo: str | Path | None = None) -> tuple[str | None, bool | None]:
     """(commit hash of HEAD, whether tracked files differ from it); (None, None) outside a git checkout.
@@ -64,7 +67,9 @@ def git_commit(repo: str | Path | None = None) -> tuple[str | None, bool | None]
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
                                capture_output=True, text=True, check=True, timeout=20).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return None, None
+        # a copy of the source without its .git (a GPU machine, an unpacked archive) may name its commit;
+        # whether it differs from that commit is then unknown, and source_hash() identifies the code
+        return os.environ.get(COMMIT_ENV) or None, None
     return head, bool(dirty)
 
 

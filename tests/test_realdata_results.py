@@ -193,3 +193,13 @@ def test_band_maps_of_real_classes_on_the_miniature(tmp_path):
     peaks = peak_bands(maps, top=4)
     assert (peaks["share"] > 0).all() and peaks["top_bands"].map(len).eq(4).all()
     assert load_maps(tmp_path / "nowhere") is None
+
+
+def test_a_source_copy_without_git_names_its_commit_from_the_environment(tmp_path, monkeypatch):
+    from respcore import provenance
+
+    monkeypatch.setenv(provenance.COMMIT_ENV, "f" * 40)
+    assert provenance.git_commit(tmp_path) == ("f" * 40, None)  # tmp_path is no git checkout
+    monkeypatch.delenv(provenance.COMMIT_ENV)
+    provenance.git_commit.cache_clear()
+    assert provenance.git_commit(tmp_path) == (None, None)
