@@ -106,6 +106,7 @@ def environment() -> dict:
         "numpy": numpy.__version__,
         "respcore": __version__,
         "platform": platform.platform(),
+        "accelerator": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }

@@ -157,7 +157,7 @@ def sota_rows(folder: str | Path) -> pd.DataFrame:
 
     Returns:
         columns method, backbone, dataset, task, test_set, selection, Sp, Se, Score (percent, mean over
-        runs), n_runs, source (profile, folds, seeds, epochs, commit), caveat, source_kind = "ours (real)".
+        runs), n_runs, profile, source (profile, folds, seeds, epochs, commit), caveat, source_kind = "ours (real)".
     """
     r = load(folder)
     run, plan = r["run"], r["run"]["plan"]
@@ -173,7 +173,7 @@ def sota_rows(folder: str | Path) -> pd.DataFrame:
         rows.append({"method": "CNN-TSA + FBS (ours)" if fbs else "CNN-TSA (ours)", "backbone": m["model"],
                      "dataset": run["dataset"], "task": m["task"], "test_set": m["test_set"],
                      "selection": m["selection"], "Sp": m["Sp_mean"], "Se": m["Se_mean"], "Score": m["Score_mean"],
-                     "n_runs": int(m["n_runs"]), "source": source,
+                     "n_runs": int(m["n_runs"]), "profile": plan["profile"], "source": source,
                      "caveat": f"{m['test_set']} test set; {caveats[m['selection']]}", "source_kind": "ours (real)"})
     return pd.DataFrame(rows)
 
@@ -209,7 +209,8 @@ def markdown_tables(folder: str | Path) -> dict[str, str]:
              ("FBS", ", ".join(f"{t}: {len(v['kept_bands'])} bands kept" for t, v in run.get("fbs", {}).items())
               or "not run"),
              ("training time", f"{run['train_seconds_total'] / 60:.0f} min of epochs on "
-                               f"{prov['cpu_count']} shared CPU cores"),
+                               + (f"one {prov['accelerator']}" if prov.get("accelerator")
+                                  else f"{prov['cpu_count']} shared CPU cores")),
              ("code", f"commit `{(prov.get('git_commit') or '?')[:10]}` (trained by "
                       + ", ".join(f"`{(c.get('git_commit') or '?')[:10]}`" for c in run["trained_with"]) + ")")]
     s = r["summary"]

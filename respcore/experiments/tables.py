@@ -158,7 +158,8 @@ def sota_table(study: Study) -> pd.DataFrame:
     table.loc[real, "label"] = (table.loc[real, "method"] + " [REAL " + table.loc[real, "task"].astype(str) + ", "
                                 + table.loc[real, "test_set"] + ", "
                                 + table.loc[real, "selection"].replace({"best_epoch_on_test": "best epoch on test"})
-                                + ", " + table.loc[real, "n_runs"].astype("Int64").astype(str) + " run(s)]")
+                                + ", " + table.loc[real, "profile"] + " profile, "
+                                + table.loc[real, "n_runs"].astype("Int64").astype(str) + " run(s)]")
     table = table.dropna(subset=["Score"]).reset_index(drop=True)
     study.save_summary({"ours": mine[["method", "Score"]].to_dict("records"), "benchmark": bench})
     return table[["label", "method", "backbone", "task", "Sp", "Se", "Score", "source", "caveat", "source_kind"]]
