@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from respcore import published, study
@@ -83,6 +84,10 @@ def test_every_notebook_ran_and_saved_its_results(built: Path) -> None:
         if name != "scorecard":
             assert list(out.glob("*.png")), f"{name}: no figure saved"
             assert (out / "summary.json").is_file(), f"{name}: no summary.json for the scorecard"
+    # the planted-band recovery of each attribution method, measured on the synthetic corpus's truth
+    recovery = pd.read_csv(built / "results" / "07_beyond_paper" / "band_recovery.csv")
+    assert {"Integrated Gradients", "Grad-CAM, last block"} <= set(recovery["method"])
+    assert recovery["precision"].between(0, 1).all() and (recovery["chance"] == recovery["k"] / 64).all()
 
 
 @pytest.mark.slow

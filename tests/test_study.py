@@ -160,7 +160,8 @@ def test_experiments_api_imports_and_is_complete() -> None:
 
     missing = [n for n in experiments.__all__ if not hasattr(experiments, n)]
     assert not missing, f"respcore.experiments lacks {missing}"
-    for name in ("tsa_ablation", "band_retention", "age_table", "sota_table", "model_agnostic", "lambda_sweep"):
+    for name in ("tsa_ablation", "band_retention", "age_table", "sota_table", "model_agnostic", "lambda_sweep",
+                 "band_recovery", "real_study_figures"):
         assert getattr(experiments, name).__doc__, f"{name} needs a docstring"
     assert callable(plots.band_retention) and callable(plots.tsa_ablation)
 

@@ -5,7 +5,7 @@ Every function takes the notebook's :class:`Study` (from :func:`setup`) and writ
 """
 from ..published import FIG2_PEAK_BANDS
 from .bands import band_retention, model_agnostic, selection_example
-from .beyond import age_robustness, attribution_agreement, finish_beyond, lambda_sweep
+from .beyond import age_robustness, attribution_agreement, band_recovery, finish_beyond, lambda_sweep
 from .context import Study, read_summary, setup, synthetic_corpus
 from ..realdata_maps import peak_bands
 from .real import RealResults, real_results, real_study_figures
@@ -19,4 +19,5 @@ __all__ = ["FIG2_PEAK_BANDS", "Study", "StudyData", "setup", "synthetic_corpus",
            "device_responses", "informative_bands", "planted_bands",
            "tsa_ablation", "age_table", "table2_paper", "sota_table", "claims_scorecard", "styled_scorecard", "verdict_counts",
            "band_retention", "selection_example", "model_agnostic", "attribution_agreement", "age_robustness",
-           "lambda_sweep", "finish_beyond", "RealResults", "real_results", "peak_bands", "real_study_figures"]
+           "lambda_sweep", "finish_beyond", "RealResults", "real_results", "peak_bands", "real_study_figures",
+           "band_recovery"]
