@@ -120,6 +120,15 @@ def log_mel(waveforms: Tensor, config: MelConfig = MelConfig(), *, batch_size: i
     return torch.cat(out).unsqueeze(1)  # (B, 1, F, T)
 
 
+def check_logmel(x: Tensor, n_bands: int) -> None:
+    """Raise a clear ``ValueError`` unless ``x`` is a (B, 1, n_bands, T) log-Mel batch (what the models take)."""
+    if x.dim() != 4 or x.shape[1] != 1:
+        raise ValueError(f"expected log-Mel shaped (B, 1, F, T), got {tuple(x.shape)}")
+    if x.shape[2] != n_bands:
+        raise ValueError(f"model was built for n_bands={n_bands} but the input has {x.shape[2]} bands "
+                         f"(shape {tuple(x.shape)}); build it with the band count you feed")
+
+
 def validate_bands(bands: Sequence[int], n_bands: int) -> list[int]:
     """Check a band selection (sorted, unique, in range, non-empty) and return it as a list.
 

@@ -222,12 +222,11 @@ def run_sprsound(root: str | Path, out: str | Path, plan: RealPlan, *, cache_dir
     """
     from .cv import make_folds
     from .provenance import data_fingerprint, environment
+    from .provenance import environment
     from .results_real import counts_rows, summarize, write_tables
 
+    environment()  # pin the code version this run starts with (git commit and source hash: read once)
     out, cache_dir = Path(out), Path(cache_dir)
-    from .provenance import environment as _env
-
-    _env()  # pin the code version this run starts with (read once per process)
     started, t0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), time.perf_counter()
     fingerprint = data_fingerprint(sprsound_data_files(root), root)
     score_rows, epoch_rows, count_rows, fold_rows, task_info, code_used, fbs_info = [], [], [], [], {}, [], {}

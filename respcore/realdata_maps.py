@@ -86,9 +86,7 @@ def run_maps(root: str | Path, out: str | Path, *, profile: str = "cpu", folds: 
     from .train import fit
 
     t0 = time.perf_counter()
-    from .provenance import environment as _env
-
-    _env()  # pin the code version this run starts with (read once per process)
+    environment()  # pin the code version this run starts with (git commit and source hash: read once)
     plan = RealPlan.from_profile(profile, tasks=(MAP_TASK,), folds=folds, folds_run=1)
     if not 0 <= fold < plan.folds:
         raise ValueError(f"fold must be in 0..{plan.folds - 1}, got {fold}")

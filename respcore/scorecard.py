@@ -157,8 +157,8 @@ def bands32_beat_64(S: Summaries) -> Verdict:
     if 32 not in c or 64 not in c:
         return "-", _source(s), NOT_TESTABLE, "the IS curve did not reach 32 bands"
     ours = f"{_pct(c[32])} (32) vs {_pct(c[64])} (64), {task}"
-    ours_, data, verdict, why = _judge(s, ours, c[32] > c[64], "32 bands beat 64", "64 bands win")
-    return ours_, data, verdict, why + (_noise(s, c[32] - c[64]) if verdict != NOT_TESTABLE else "")
+    noise = _noise(s, c[32] - c[64])
+    return _judge(s, ours, c[32] > c[64], "32 bands beat 64" + noise, "64 bands win" + noise)
 
 
 def lambda_effect(S: Summaries) -> Verdict:

@@ -187,6 +187,10 @@ def _fit_keyed(train: FeatureSet, val: FeatureSet | None, test: FeatureSet | Non
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])
             state = saved["state"]
+        def checkpoint() -> None:
+            runs.save_torch(ckpt_path, {"key": key, "model": model.state_dict(), "state": state,
+                                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+
         last_save = time.perf_counter()
         bar = tqdm(range(state["epoch"] + 1, config.epochs + 1), desc="epochs", leave=False,
                    disable=not progress, initial=state["epoch"], total=config.epochs)
@@ -213,12 +217,6 @@ def _fit_keyed(train: FeatureSet, val: FeatureSet | None, test: FeatureSet | Non
                              best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
             state["history"].append(row)
             state["epoch"] = epoch
-
-            def checkpoint() -> None:
-                runs.save_torch(ckpt_path, {"key": key, "model": model.state_dict(), "state": state,
-                                            "optimizer": optimizer.state_dict(),
-                                            "scheduler": scheduler.state_dict()})
-
             # a 55 MB checkpoint of full-width CNN6 + Adam costs 0.1-0.2 s: on a GPU, whose epochs last
             # under a second, one per epoch left the device idle (benchmarks/gpu_train.py)
             saved = ckpt_path is not None and time.perf_counter() - last_save >= config.checkpoint_seconds

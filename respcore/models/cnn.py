@@ -13,6 +13,7 @@ from typing import Sequence
 
 from torch import Tensor, nn
 
+from ..features import check_logmel
 from .tsa import FrequencyAggregation, TemporalSelfAttention
 
 CNN6_CHANNELS = (64, 128, 256, 512)  # PANNs CNN6 widths; the 3-block variant keeps the first three
@@ -118,11 +119,7 @@ class CNNTSA(nn.Module):
         return self.blocks[f"block{k}"]
 
     def _check_input(self, x: Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(f"expected log-Mel shaped (B, 1, F, T), got {tuple(x.shape)}")
-        if x.shape[2] != self.n_bands:
-            raise ValueError(f"model was built for n_bands={self.n_bands} but the input has {x.shape[2]} bands "
-                             f"(shape {tuple(x.shape)}); build it with the band count you feed")
+        check_logmel(x, self.n_bands)
         if x.shape[3] < self.min_size:
             raise ValueError(f"input has {x.shape[3]} frames; {self.n_blocks} poolings need at least {self.min_size}")
 

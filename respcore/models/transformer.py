@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F_
 from torch import Tensor, nn
 
+from ..features import check_logmel
 from .tsa import FrequencyAggregation, TemporalSelfAttention
 
 TRANSFORMER_PLACEMENTS = ["none", "post"]
@@ -107,11 +108,7 @@ class SpectrogramTransformer(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, 1, n_bands, T) log-Mel -> (B, D, ceil(n_bands / pf), ceil(T / pt)) encoded token grid."""
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(f"expected log-Mel shaped (B, 1, F, T), got {tuple(x.shape)}")
-        if x.shape[2] != self.n_bands:
-            raise ValueError(f"model was built for n_bands={self.n_bands} but the input has {x.shape[2]} bands "
-                             f"(shape {tuple(x.shape)}); build it with the band count you feed")
+        check_logmel(x, self.n_bands)
         pf, pt = self.patch
         x = self.bn0(x.transpose(1, 2)).transpose(1, 2)  # (B, 1, F, T), each bin normalized
         x = F_.pad(x, (0, -x.shape[3] % pt, 0, -x.shape[2] % pf))  # zero-pad T then F to whole patches
