@@ -1,4 +1,5 @@
 # Two commands a user needs: `make study` (the report on the built-in data) and `make test`.
+# Both install the exact versions in requirements/lock.txt; `make lock` refreshes that file.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,13 +7,16 @@ PROFILE ?= cpu
 DATA ?= synthetic
 DATA_ROOT ?=
 DEVICE ?= auto
+LOCK   := requirements/lock.txt
+UV_VERSION := 0.13.9
 
-.PHONY: setup study test book clean
+.PHONY: setup study test book lock clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK) tools/check_install.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,book]'
+	$(PY) -m pip install -q --disable-pip-version-check -r $(LOCK)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) tools/check_install.py $(LOCK)
 	touch $@
 
 setup: $(VENV)/.installed
@@ -25,6 +29,14 @@ test: setup
 
 book: setup
 	$(VENV)/bin/jupyter-book build book
+
+# Re-resolve every dependency from pyproject.toml's ranges and requirements/pins.txt, for every platform
+# and Python the project supports (a universal lock, with markers). Review the diff, then `make test`.
+lock:
+	test -x .lock-venv/bin/uv || ($(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q uv==$(UV_VERSION))
+	.lock-venv/bin/uv pip compile pyproject.toml requirements/build.in --extra test --extra book \
+	  --constraints requirements/pins.txt --universal --python-version 3.10 \
+	  --custom-compile-command 'make lock' --no-emit-package respcore -o $(LOCK)
 
 clean:
 	rm -rf _build book/_build
