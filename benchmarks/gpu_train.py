@@ -10,7 +10,7 @@ splits on the device, a patient-wise validation fold of the training patients, t
 ``respcore.train.fit`` per precision (the paper profile: CNN6 width 1.0, 8 s cycles, batch 128), with the
 GPU's utilization sampled every 50 ms by NVML. A raw-epoch section compares training loops on the same
 model and data in one process: the loop as it was before the GPU work (a host sync and a host-to-device
-index copy per step) against ``respcore.loop.train_epoch`` in fp32 and bf16 (and compiled, ``--compile``).
+index copy per step) against ``respcore.train.loop.train_epoch`` in fp32 and bf16 (and compiled, ``--compile``).
 
 Writes ``<out>/<stem>.csv`` and ``<out>/<stem>.json`` (default stem ``gpu_train``) (rows in run.py's columns, plus the machine).
 """
@@ -91,7 +91,7 @@ def legacy_epoch(model, x, y, optimizer, *, batch_size: int, weight, generator, 
 
 def data_section(args, device: str) -> tuple[list[dict], object, object, object]:
     """Corpus, features and the validation fold. Returns rows and (train, val, test) FeatureSets."""
-    from respcore.cv import make_folds
+    from respcore.train import make_folds
     from respcore.datasets import make_synthetic, open_dataset
     from respcore.profiles import get_profile
 
@@ -131,7 +131,7 @@ def fit_section(args, device: str, train, val, test, precision: str) -> list[dic
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory(prefix="respcore-gpu-fit-") as tmp, UtilSampler(enabled=cuda) as util:
         t0 = time.perf_counter()
-        result = fit(train, val, config, test=test, run_dir=Path(tmp) / "run", progress=False,
+        result = fit(train, val, config, tests={"test": test}, run_dir=Path(tmp) / "run", progress=False,
                      callbacks=[lambda epoch, r: marks.append(time.perf_counter())])
         wall = time.perf_counter() - t0
     h = result.history
@@ -141,7 +141,7 @@ def fit_section(args, device: str, train, val, test, precision: str) -> list[dic
     note = (f"paper profile, CNN6-TSA(post) width {config.width}, batch {config.batch_size}, "
             f"{train.n_bands}x{train.x.shape[-1]}, {len(train)} train / {len(val)} val / {len(test)} test")
     best = result.val_scores or {}
-    test_at = result.test_scores or {}
+    test_at = result.test_scores.get("test", {})
     r = lambda case, metric, value, unit, note="": row(SECTION_FIT, f"{precision}: {case}", metric, value, unit,
                                                        device=device, batch=config.batch_size, load1=load1(),
                                                        note=note)
@@ -166,7 +166,7 @@ def fit_section(args, device: str, train, val, test, precision: str) -> list[dic
 
 def loop_section(args, device: str, train) -> list[dict]:
     """Raw training epochs on one model and data, loops interleaved: what each change buys."""
-    from respcore.loop import class_weights, train_epoch
+    from respcore.train.loop import class_weights, train_epoch
     from respcore.models import build_model
 
     dev = torch.device(device)

@@ -21,18 +21,21 @@ epochs = 0  # 0: the profile's value
 folds = 0  # 0: the profile's value
 seeds = 0  # 0: the profile's value
 device = "auto"  # "auto", "cpu" or "cuda"
-out_dir = "results"  # tables, figures and parameters go to out_dir/<notebook>/'''
+out_dir = "results"  # tables, figures and parameters go to out_dir/<notebook>/
+cache_dir = "cache"  # features and finished trainings (the run cache) are kept here
+real_dir = "results/real"  # committed snapshots of study runs on real data (page 8, scorecard)'''
 
 IMPORTS = '''\
 from IPython.display import Markdown, display
 
-from respcore import experiments as ex
-from respcore import plots'''
+from respcore import study as ex
+from respcore.study import plots'''
 
 
 def setup_cell(name: str) -> str:
     return (f'study = ex.setup("{name}", dataset=dataset, data_root=data_root, profile=profile, epochs=epochs,\n'
-            '                 folds=folds, seeds=seeds, device=device, out_dir=out_dir)\n'
+            '                 folds=folds, seeds=seeds, device=device, out_dir=out_dir, cache_dir=cache_dir,\n'
+            '                 real_dir=real_dir)\n'
             'display(Markdown(study.header()))')
 
 
@@ -184,33 +187,23 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "display(sweep)"),
     ],
     "08_real_data": [
-        ("md", "# Real data: SPRSound 2022\n\nThe CNN-TSA results measured on the real SPRSound 2022 "
-               "recordings and committed under `results/real`: every task, patient-wise folds, the inter- and "
-               "intra-patient test sets, and the importance-based band-retention curve on task 1-1. This page "
-               "trains nothing; it reads the committed files, so it looks the same in every profile."),
+        ("md", "# Real data\n\nThe study's own notebooks run on real recordings (`make study DATA=sprsound "
+               "DATA_ROOT=...`) and kept in the repository as snapshots (`python -m respcore.study.snapshot "
+               "write`): the same tables and summaries every page writes, with the data's fingerprint and the "
+               "code that made them. This page trains nothing; it draws each snapshot with the same plot "
+               "functions as the other pages, so it looks the same in every profile."),
         ("code", setup_cell("08_real_data").replace("display(Markdown(study.header()))",
-                                                     "real = ex.real_results(study)\n"
-                                                     "display(Markdown(real.banner))")),
-        ("md", "## Scores\n\nMean and standard deviation (%) over folds and seeds. Rows selected by best "
-               "epoch on test are a like-for-like comparison with published figures only."),
-        ("code", "display(real.table)"),
-        ("md", "## Band retention on task 1-1\n\nValidation score and compute after each round of "
-               "importance-based selection (one fold): the real counterpart of notebook 3."),
-        ("code", "fig = plots.real_band_retention(real.curve, ex.FIG2_PEAK_BANDS, real.label)\n"
-                 "study.save_figure(fig, 'real_band_retention')\nstudy.save_table(real.curve, "
-                 "'real_band_retention')\ndisplay(real.curve)"),
-        ("md", "## Band importance of real wheezes, crackles and stridor\n\nFor each sound class of task 1-2, "
-               "the share of the model's attribution that falls in each Mel band (Grad-CAM at the study's conv "
-               "block, and Integrated Gradients on the input), and the eight bands that carry most of it."),
-        ("code", "display(Markdown(real.maps_note))\n"
-                 "fig = plots.real_band_maps(real.maps, real.label)\nstudy.save_figure(fig, 'real_band_maps')\n"
-                 "display(ex.peak_bands(real.maps) if not real.maps.empty else real.maps)"),
-        ("md", "## The study's notebooks on real SPRSound\n\nThe TSA placement ablation (notebook 2) and the "
-               "band-retention curves of importance-based and backward selection (notebook 3), run on the real "
-               "recordings with the same command as the rest of the study and kept as tables."),
-        ("code", "display(Markdown(real.study_note))\n"
-                 "for name, fig, table in ex.real_study_figures(real):\n"
-                 "    study.save_figure(fig, name)\n    display(table)"),
+                                                     "snapshots = ex.real_snapshots(study)\n"
+                                                     "display(Markdown(ex.no_snapshot_note(study) if not snapshots "
+                                                     "else ''))")),
+        ("md", "## Each snapshot\n\nTSA placement (Table I), band retention with importance-based and backward "
+               "selection (Figure 2), age models (Table II), the state of the art and the transformer, on the "
+               "real recordings, each with its test sets named."),
+        ("code", "for snap in snapshots:\n"
+                 "    display(Markdown(snap.banner))\n"
+                 "    for name, fig, table in snap.figures:\n"
+                 "        study.save_figure(fig, f'{snap.name}_{name}')\n"
+                 "        display(table)"),
     ],
     "scorecard": [
         ("md", "# Claims scorecard\n\nOne row per claim of the paper. The verdict is computed from the result "

@@ -14,7 +14,9 @@ import torch
 from torch import Tensor, nn
 
 from .datasets.base import AGE_GROUPS, FeatureSet, age_group
-from .loop import predict_logits
+from .metrics import SCORE_KEYS, scores
+from .train import TrainConfig, as_tests, fit, make_folds, predict_logits
+from .train.fit import Tests
 
 FALLBACK = "fallback"
 
@@ -104,20 +106,19 @@ class AgeModels:
 
     fits: dict  # name -> FitResult ("pediatric", "adult", "unified"; a group with too little data is absent)
     router: AgeRouter
-    table: pd.DataFrame  # one row per (model, test subset): n, scores, fallbacks (router rows)
+    table: pd.DataFrame  # one row per (model, test set, age subset): n, scores, fallbacks (router rows)
     skipped: dict[str, str] = field(default_factory=dict)  # group -> why no model was trained
 
 
-def train_age_models(train: FeatureSet, config, *, test: FeatureSet, k: int = 5, fold_seed: int = 0,
+def train_age_models(train: FeatureSet, config: TrainConfig, *, tests: FeatureSet | Tests, k: int = 5,
+                     fold_seed: int = 0,
                      root: str | Path = "runs", progress: bool = True) -> AgeModels:
-    """Train pediatric-only, adult-only and unified models; score each on each age group's test subset.
+    """Train pediatric-only, adult-only and unified models; score each on each age group's subset of
+    every named test set (``tests``: a mapping, or one ``FeatureSet`` meaning ``{"test": it}``).
 
     Each model's epoch is chosen on a held-out patient-wise fold (the first of ``k``) of its own
     training subset. The router row uses the age models where they exist, the unified one otherwise.
     """
-    from .cv import make_folds
-    from .train import fit
-
     groups = np.asarray(sample_groups(train), dtype=object)
     subsets = {g: train.subset(np.flatnonzero(groups == g)) for g in AGE_GROUPS}
     subsets["unified"] = train
@@ -132,21 +133,27 @@ def train_age_models(train: FeatureSet, config, *, test: FeatureSet, k: int = 5,
     if "unified" not in fits:
         raise ValueError(f"train_age_models: cannot train the unified model ({skipped['unified']})")
     router = AgeRouter({g: fits[g].model for g in AGE_GROUPS if g in fits}, fits["unified"].model)
-    return AgeModels(fits=fits, router=router, table=age_table(fits, router, test, normal=config.normal),
+    return AgeModels(fits=fits, router=router, table=age_table(fits, router, tests, normal=config.normal),
                      skipped=skipped)
 
 
-def age_table(fits: dict, router: AgeRouter, test: FeatureSet, *, normal: int = 0) -> pd.DataFrame:
-    """Each model (and the router) on the pediatric, adult and whole test set: n, Sp, Se, AS, HS, Scores."""
-    from .metrics import SCORE_KEYS, scores
+def age_table(fits: dict, router: AgeRouter, tests: FeatureSet | Tests, *, normal: int = 0) -> pd.DataFrame:
+    """Each model (and the router) on the pediatric, adult and whole part of every named test set:
+    a row per (model, test_set, test_subset) with n, Sp, Se, AS, HS, Scores."""
+    rows = []
+    for test_name, test in as_tests(tests).items():
+        rows += _age_rows(fits, router, test_name, test, normal)
+    return pd.DataFrame(rows)
 
+
+def _age_rows(fits: dict, router: AgeRouter, test_name: str, test: FeatureSet, normal: int) -> list[dict]:
     test_groups = np.asarray(sample_groups(test), dtype=object)
     subsets = {g: np.flatnonzero(test_groups == g) for g in AGE_GROUPS}
     subsets["all"] = np.arange(len(test))
     rows = []
     for name in [*fits, "router"]:
         for subset, idx in subsets.items():
-            row = {"model": name, "test_subset": subset, "n": len(idx)}
+            row = {"model": name, "test_set": test_name, "test_subset": subset, "n": len(idx)}
             part = test.subset(idx)
             if len(idx) == 0:
                 row.update({key: float("nan") for key in SCORE_KEYS})
@@ -159,4 +166,4 @@ def age_table(fits: dict, router: AgeRouter, test: FeatureSet, *, normal: int = 
                 logits = predict_logits(model, part.x, device=next(model.parameters()).device)
                 row.update(scores(part.y.numpy(), logits.argmax(1).numpy(), normal=normal, n_classes=logits.shape[1]))
             rows.append(row)
-    return pd.DataFrame(rows)
+    return rows

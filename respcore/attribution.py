@@ -19,6 +19,17 @@ from torch import Tensor, nn
 from .datasets.base import FeatureSet
 
 METHODS = ("gradcam", "ig", "saliency")
+# The conv block FBS's Grad-CAM hooks: block 1, the finest frequency resolution it can see (F/2 rows: 32 on
+# 64 bands), not the last block (F/16 = 4 rows) (PAPER.md, FBS step 3). Measured on the cpu-profile synthetic corpus (top-30 bands by
+# importance vs the 30 planted ones, chance 0.47): block 1 0.83-0.93 multiclass but 0.23-0.27 binary; block 2
+# 0.23-0.53 and 0.10-0.30; last block 0.50-0.53 and 0.33-0.53; Integrated Gradients 0.67-0.77 on both tasks
+# (benchmarks/attribution_layers.py; its output in benchmarks/results/attribution_layers.csv).
+GRADCAM_LAYER = 1
+
+
+def attribution_layer(backbone: str, method: str) -> int | None:
+    """The conv block Grad-CAM hooks for this backbone (None: the method needs no layer)."""
+    return GRADCAM_LAYER if method == "gradcam" and backbone != "transformer" else None
 
 
 def band_attributions(model: nn.Module, data: FeatureSet, method: str = "gradcam", *, layer: int | None = None,

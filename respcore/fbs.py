@@ -27,10 +27,13 @@ import torch
 from torch import Tensor, nn
 
 from .attribution import METHODS, band_attributions
-from .cv import CVResult, Folds, cross_validate, make_folds
 from .datasets.base import FeatureSet
-from .io import read_json, stable_hash, write_json
-from .train import TrainConfig, _threads
+from .fileio import read_json, stable_hash, write_json
+from .flops import count_flops
+from .models import build_model
+from .train import CVResult, Folds, TrainConfig, as_tests, cross_validate, make_folds
+from .train.fit import Tests
+from .train.loop import num_threads
 
 __all__ = ["BandSelection", "band_attributions", "importance_scores", "importance_selection",
            "backward_selection", "recovery", "METHODS"]
@@ -52,13 +55,16 @@ class BandSelection:
         return int(self.params["best_round"])
 
     def frame(self) -> pd.DataFrame:
-        """Trajectory as a table: round, n_bands, val_<score> and val_std_<score>, test_<score>, macs,
-        trainings, seconds (cumulative), plus ``bands``."""
+        """Trajectory as a table: round, n_bands, val_<score> and val_std_<score>, <test>_<score> and
+        <test>_std_<score> per named test set, macs, trainings, seconds (cumulative), plus ``bands``."""
         rows = []
         for rec in self.trajectory:
             row = {k: v for k, v in rec.items() if not isinstance(v, (dict, list))}
-            for split in ("val", "val_std", "test", "test_std"):
+            for split in ("val", "val_std"):
                 row.update({f"{split}_{k}": v for k, v in (rec.get(split) or {}).items()})
+            for name, means in (rec.get("tests") or {}).items():
+                row.update({f"{name}_{k}": v for k, v in means.items()})
+                row.update({f"{name}_std_{k}": v for k, v in rec["tests_std"][name].items()})
             row["bands"] = rec["bands"]
             rows.append(row)
         return pd.DataFrame(rows)
@@ -80,8 +86,6 @@ class BandSelection:
 
     def build_model(self) -> nn.Module:
         """An untrained model for the kept bands only (its FLOPs fall with the band count)."""
-        from .models import build_model
-
         c = self.config
         return build_model(c.backbone, self.params["n_classes"], n_bands=len(self.kept_bands), tsa=c.tsa,
                            width=c.width, dropout=c.dropout, n_frames=self.params["n_frames"])
@@ -125,7 +129,7 @@ def recovery(selected: Iterable[int], informative: Iterable[int], *, n_bands: in
 
 def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int, lam: float,
                          patience: int | None, min_bands: int, method: str = "gradcam",
-                         layer: int | None = None, test: FeatureSet | None = None, root: str | Path = "runs",
+                         layer: int | None = None, tests: FeatureSet | Tests | None = None, root: str | Path = "runs",
                          seeds: Sequence[int] = (0,), folds: Folds | None = None, fold_seed: int = 0,
                          ig_steps: int = 16, progress: bool = True) -> BandSelection:
     """IS: drop the ``r`` least important bands per round (see the module docstring).
@@ -133,7 +137,7 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
     ``patience=None`` runs down to ``min_bands`` (a full band-retention curve). ``method``, ``layer``
     and ``ig_steps`` go to ``band_attributions`` (fold models on their validation folds).
     """
-    run = _Selection(data, config, k=k, seeds=seeds, test=test, root=root, folds=folds, fold_seed=fold_seed,
+    run = _Selection(data, config, k=k, seeds=seeds, tests=tests, root=root, folds=folds, fold_seed=fold_seed,
                      progress=progress)
     bands = list(run.data.kept_bands)  # after any config.bands restriction
     while True:
@@ -155,13 +159,13 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
 
 def backward_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int, min_bands: int,
                        patience: int | None = None, candidate_folds: int | None = None,
-                       test: FeatureSet | None = None, root: str | Path = "runs", seeds: Sequence[int] = (0,),
+                       tests: FeatureSet | Tests | None = None, root: str | Path = "runs", seeds: Sequence[int] = (0,),
                        folds: Folds | None = None, fold_seed: int = 0, progress: bool = True) -> BandSelection:
     """BS: greedily drop the block of ``r`` original bands whose removal hurts validation least.
 
     ``candidate_folds`` (default: all k) scores each candidate on its first folds only.
     """
-    run = _Selection(data, config, k=k, seeds=seeds, test=test, root=root, folds=folds, fold_seed=fold_seed,
+    run = _Selection(data, config, k=k, seeds=seeds, tests=tests, root=root, folds=folds, fold_seed=fold_seed,
                      progress=progress)
     n_cand = len(run.folds) if candidate_folds is None else int(candidate_folds)
     if not 1 <= n_cand <= len(run.folds):
@@ -195,13 +199,14 @@ class _Selection:
     """Book-keeping shared by IS and BS: fixed folds, cost counters, trajectory, stopping rule."""
 
     def __init__(self, data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int],
-                 test: FeatureSet | None, root: str | Path, folds: Folds | None, fold_seed: int,
+                 tests: FeatureSet | Tests | None, root: str | Path, folds: Folds | None, fold_seed: int,
                  progress: bool) -> None:
+        tests = as_tests(tests)
         if config.bands is not None:
             data = data.with_bands(config.bands)
-            test = test.with_bands(config.bands) if test is not None else None
+            tests = {name: d.with_bands(config.bands) for name, d in tests.items()}
             config = replace(config, bands=None)
-        self.data, self.config, self.k, self.seeds, self.test = data, config, k, tuple(seeds), test
+        self.data, self.config, self.k, self.seeds, self.tests = data, config, k, tuple(seeds), tests
         self.root, self.progress, self.fold_seed = Path(root), progress, fold_seed
         self.folds = folds if folds is not None else make_folds(data, k, fold_seed)  # same folds every round
         self.trajectory: list[dict] = []
@@ -211,19 +216,17 @@ class _Selection:
 
     def evaluate(self, bands: list[int], n_folds: int | None = None) -> tuple[CVResult, dict]:
         """Cross-validate on ``bands``; returns the CV and a trajectory record (not yet recorded)."""
-        from .flops import count_flops
-
         folds = self.folds[:n_folds] if n_folds else self.folds
         cfg = replace(self.config, bands=tuple(bands))
-        cv = cross_validate(self.data, cfg, k=len(folds), seeds=self.seeds, test=self.test, root=self.root,
+        cv = cross_validate(self.data, cfg, k=len(folds), seeds=self.seeds, tests=self.tests, root=self.root,
                             folds=folds, progress=self.progress)
         for path, seconds in zip(cv.paths, cv.runs["seconds"]):  # a run reused from an earlier step is
             self.runs.setdefault(str(path), float(seconds))  # one training, counted once
         model = cv.fits[0].model
         cost = count_flops(model, (1, 1, len(bands), self.data.x.shape[-1]))
         rec = {"n_bands": len(bands), "bands": list(bands), "val": cv.mean("val"), "val_std": cv.std("val"),
-               "test": cv.mean("test") if self.test is not None else None,
-               "test_std": cv.std("test") if self.test is not None else None,
+               "tests": {name: cv.mean(name) for name in self.tests},
+               "tests_std": {name: cv.std(name) for name in self.tests},
                "macs": cost["macs"], "params": cost["params"], "folds_used": len(folds),
                "trainings": self.trainings, "seconds": self.seconds}
         return cv, rec
@@ -241,7 +244,7 @@ class _Selection:
         """(len(cv.fits), C, len(bands)) attributions of each fold model on its validation fold."""
         data = self.data.with_bands(bands)
         out = []
-        with _threads(self.config.num_threads):
+        with num_threads(self.config.num_threads):
             for j, fit in enumerate(cv.fits):
                 # cached next to the run's weights: a rebuilt study does not recompute them
                 cache = fit.path / f"attributions-{stable_hash([method, layer, ig_steps], 8)}.json"

@@ -18,7 +18,7 @@ PROVENANCE_FIELDS = ("git_commit", "git_dirty", "source_sha1", "python", "torch"
                      "platform", "cpu_count", "torch_threads")
 
 
-def data_fingerprint(paths: Iterable[str | Path], root: str | Path) -> dict:
+def release_fingerprint(paths: Iterable[str | Path], root: str | Path) -> dict:
     """Fingerprint of data files from their names (relative to ``root``) and sizes, not their times.
 
     Two copies of the same release give the same fingerprint wherever and whenever they were downloaded;
@@ -71,6 +71,12 @@ def git_commit(repo: str | Path | None = None) -> tuple[str | None, bool | None]
         # whether it differs from that commit is then unknown, and source_hash() identifies the code
         return os.environ.get(COMMIT_ENV) or None, None
     return head, bool(dirty)
+
+
+def code_version() -> str:
+    """The commit in short form for labels: ``abc1234``, ``abc1234+dirty`` or ``unknown``."""
+    commit, dirty = git_commit()
+    return f"{commit[:7]}{'+dirty' if dirty else ''}" if commit else "unknown"
 
 
 @functools.lru_cache(maxsize=None)

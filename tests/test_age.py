@@ -49,7 +49,7 @@ def test_train_age_models_reports_each_model_on_each_group(tmp_path):
     ages = np.where(i % 3 == 0, np.nan, np.where((i // 2) % 2 == 0, 9.0, 44.0))  # both labels in each group
     test = planted_featureset(48, n_patients=12, seed=1, ages=ages)
     config = TrainConfig(backbone="cnn3", width=0.125, epochs=2, batch_size=16, device="cpu", num_threads=1)
-    result = train_age_models(train, config, test=test, k=3, root=tmp_path, progress=False)
+    result = train_age_models(train, config, tests=test, k=3, root=tmp_path, progress=False)
     table = result.table
     assert set(table["model"]) == {"pediatric", "adult", "unified", "router"}
     assert len(table) == 4 * 3 and not result.skipped
@@ -65,6 +65,6 @@ def test_train_age_models_reports_each_model_on_each_group(tmp_path):
 def test_train_age_models_skips_a_group_without_patients(tmp_path):
     train = planted_featureset(48, n_patients=12, ages=np.full(48, 7.0))  # all pediatric (as SPRSound)
     config = TrainConfig(backbone="cnn3", width=0.125, epochs=1, batch_size=16, device="cpu", num_threads=1)
-    result = train_age_models(train, config, test=train, k=3, root=tmp_path, progress=False)
+    result = train_age_models(train, config, tests=train, k=3, root=tmp_path, progress=False)
     assert "adult" in result.skipped and "adult" not in result.fits
     assert set(result.table["model"]) == {"pediatric", "unified", "router"}

@@ -5,7 +5,7 @@ import torch
 from respcore import MelConfig, log_mel, select_bands
 from respcore.datasets.base import FeatureSet, age_group
 from respcore.features import validate_bands
-from respcore.io import read_json, stable_hash, write_json
+from respcore.fileio import read_json, stable_hash, write_json
 from respcore.profiles import PROFILES, get_profile
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import SMALL_MEL, write_text
-from respcore.datasets import ICBHI, load_features, patient_folds, save_folds, shared_patients
-from respcore.datasets.folds import load_folds
+from respcore.datasets import ICBHI, load_features, shared_patients
+from respcore.train import load_folds, patient_folds, save_folds
 from respcore.datasets.segments import SegmentDataset
-from respcore.io import write_json
+from respcore.fileio import write_json
 
 
 def _toy(n_patients: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from respcore.datasets import calibration as cal
 from respcore.datasets import stats
+from respcore.datasets.sprsound import FOLDERS_2022
+from respcore.datasets.synthetic import calibration as cal
 from respcore.datasets.synthetic import make_synthetic
 
 REAL = os.environ.get("RESPCORE_REALDATA")
@@ -58,7 +59,7 @@ def test_icbhi_reader_and_summary(tmp_path: Path) -> None:
 
 
 def test_sprsound_reader(tmp_path: Path) -> None:
-    for sub in stats.SPRSOUND_SPLITS.values():
+    for sub, _ in FOLDERS_2022.values():
         (tmp_path / sub).mkdir(parents=True)
     doc = {"record_annotation": "CAS", "event_annotation": [
         {"start": "5000", "end": "6250", "type": "Wheeze"}, {"start": "100", "end": "900", "type": "Normal"}]}

@@ -6,21 +6,22 @@ import json
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 
-from respcore import published, scorecard, study
-from respcore.io import write_json
+from respcore import study as ex
+from respcore.study import plots, published, runner, scorecard
+from respcore.fileio import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMETERS = {"dataset", "data_root", "profile", "epochs", "folds", "seeds", "device", "out_dir"}
+PARAMETERS = {"dataset", "data_root", "profile", "epochs", "folds", "seeds", "device", "out_dir", "cache_dir",
+              "real_dir"}
 
 
 def _notebook(name: str) -> nbformat.NotebookNode:
     return nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
 
 
-@pytest.mark.parametrize("name", study.NOTEBOOKS)
+@pytest.mark.parametrize("name", runner.NOTEBOOKS)
 def test_notebook_is_thin_and_parameterized(name: str) -> None:
     nb = _notebook(name)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -50,7 +51,7 @@ def test_committed_notebooks_match_their_generator() -> None:
     spec = importlib.util.spec_from_file_location("_build_notebooks", ROOT / "notebooks" / "_build_notebooks.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    assert set(gen.NOTEBOOKS) == set(study.NOTEBOOKS)
+    assert set(gen.NOTEBOOKS) == set(runner.NOTEBOOKS)
     for name, cells in gen.NOTEBOOKS.items():
         built = json.loads(nbformat.writes(gen.build(name, cells)))
         assert built == json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text()), \
@@ -59,7 +60,7 @@ def test_committed_notebooks_match_their_generator() -> None:
 
 def test_toc_lists_every_notebook_and_chapter() -> None:
     toc = (ROOT / "_toc.yml").read_text()
-    for name in [*study.NOTEBOOKS, "methods", "reproducibility", "references"]:
+    for name in [*runner.NOTEBOOKS, "methods", "reproducibility", "references"]:
         assert f"file: {name}\n" in toc
     assert (ROOT / "book" / "_toc.yml").resolve() == (ROOT / "_toc.yml").resolve()
     assert not (ROOT / "book" / "_toc.yml").readlink().is_absolute(), "the symlink must be relative"
@@ -76,11 +77,11 @@ def test_toc_lists_every_notebook_and_chapter() -> None:
 ])
 def test_study_config_rejects_bad_input(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        study.StudyConfig(**kwargs)
+        runner.StudyConfig(**kwargs)
 
 
 def test_cli_reports_a_missing_data_root(tmp_path: Path, capsys) -> None:
-    rc = study.main(["--dataset", "icbhi", "--data-root", str(tmp_path / "nowhere"), "--root", str(tmp_path)])
+    rc = runner.main(["--dataset", "icbhi", "--data-root", str(tmp_path / "nowhere"), "--root", str(tmp_path)])
     assert rc == 1
     assert "nowhere is not a folder" in capsys.readouterr().err
 
@@ -93,9 +94,9 @@ def test_failed_notebook_fails_the_study_and_leaves_no_page(tmp_path: Path) -> N
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('boom in ' + profile)")]
     nbformat.write(nb, tmp_path / "notebooks" / "01_data.ipynb")
-    cfg = study.StudyConfig(profile="smoke", root=tmp_path, notebooks=("01_data",))
-    with pytest.raises(study.StudyError, match="notebook 01_data failed"):
-        study.run_notebook("01_data", cfg, {"profile": "smoke"})
+    cfg = runner.StudyConfig(profile="smoke", root=tmp_path, notebooks=("01_data",))
+    with pytest.raises(runner.StudyError, match="notebook 01_data failed"):
+        runner.run_notebook("01_data", cfg, {"profile": "smoke"})
     assert not (tmp_path / "book" / "01_data.ipynb").exists(), "a failed notebook must not reach the book"
     failed = nbformat.read(tmp_path / "_build" / "failed" / "01_data.ipynb", as_version=4)
     assert "boom in smoke" in json.dumps(failed.cells[-1].outputs), "the injected parameter reached the kernel"
@@ -155,106 +156,55 @@ def test_published_rows_cite_a_source() -> None:
         published.published_table("esc50")
 
 
-def test_experiments_api_imports_and_is_complete() -> None:
-    from respcore import experiments, plots
-
-    missing = [n for n in experiments.__all__ if not hasattr(experiments, n)]
-    assert not missing, f"respcore.experiments lacks {missing}"
+def test_study_api_imports_and_is_complete() -> None:
+    missing = [n for n in ex.__all__ if not hasattr(ex, n)]
+    assert not missing, f"respcore.study lacks {missing}"
     for name in ("tsa_ablation", "band_retention", "age_table", "sota_table", "model_agnostic", "lambda_sweep",
-                 "band_recovery", "real_study_figures"):
-        assert getattr(experiments, name).__doc__, f"{name} needs a docstring"
+                 "band_recovery", "real_snapshots"):
+        assert getattr(ex, name).__doc__, f"{name} needs a docstring"
     assert callable(plots.band_retention) and callable(plots.tsa_ablation)
 
 
-def test_setup_writes_params_and_rejects_bad_parameters(tmp_path: Path) -> None:
-    from respcore import experiments
+def test_one_table_of_dataset_facts() -> None:
+    assert ex.FACTS["sprsound"].tests == {"inter": "inter", "intra": "intra"}
+    assert ex.FACTS["icbhi"].tests == {"test": "test"}
+    assert ex.FACTS["sprsound"].select_metric == "Score_sprsound" and ex.FACTS["sprsound"].backbone == "cnn3"
 
+
+def test_setup_writes_params_and_rejects_bad_parameters(tmp_path: Path) -> None:
     data = tmp_path / "corpus"
     data.mkdir()
-    st = experiments.setup("02_tsa_placement", dataset="icbhi", data_root=str(data), profile="smoke", epochs=3,
-                           device="cpu", out_dir=str(tmp_path / "results"))
+    st = ex.setup("02_tsa_placement", dataset="icbhi", data_root=str(data), profile="smoke", epochs=3,
+                   device="cpu", out_dir=str(tmp_path / "results"), cache_dir=str(tmp_path / "cache"))
     params = json.loads((tmp_path / "results" / "02_tsa_placement" / "params.json").read_text())
     assert params["profile"]["epochs"] == 3 and params["real_data"] is True and params["dataset"] == "icbhi"
     assert "REAL ICBHI" in st.header() and "SYNTHETIC" not in st.header()
+    assert st.runs_dir == tmp_path / "cache" / "runs" and st.real_dir == (Path.cwd() / "results" / "real")
     with pytest.raises(ValueError, match="needs data_root"):
-        experiments.setup("04_age", dataset="sprsound", data_root="", profile="smoke")
+        ex.setup("04_age", dataset="sprsound", data_root="", profile="smoke")
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        experiments.setup("04_age", dataset="icbhi", data_root=str(tmp_path / "nope"), profile="smoke")
+        ex.setup("04_age", dataset="icbhi", data_root=str(tmp_path / "nope"), profile="smoke")
     with pytest.raises(ValueError, match="unknown profile"):
-        experiments.setup("04_age", dataset="icbhi", data_root=str(data), profile="huge")
+        ex.setup("04_age", dataset="icbhi", data_root=str(data), profile="huge")
 
 
-# -- real data: the committed results/real read by notebook 08 and the scorecard --------------------------
-
-def _real_curve_folder(tmp: Path, scores: dict[int, float]) -> Path:
-    folder = tmp / "real" / "sprsound_fbs"
-    write_json(folder / "run.json", {"dataset": "sprsound", "plan": {
-        "profile": "cpu", "folds": 3, "folds_run": 1, "seeds": [0], "epochs": 6, "select_metric": "Score_sprsound"}})
-    rows = [{"task": "1-1", "n_bands": n, "macs": 1000 * n, "val_Score_sprsound": s, "val_std_Score_sprsound": 0.0}
-            for n, s in scores.items()]
-    pd.DataFrame(rows).to_csv(folder / "fbs_is_1-1.csv", index=False)
-    return tmp / "real"
-
-
-def test_scorecard_judges_the_real_curve_beside_the_synthetic_run(tmp_path: Path) -> None:
-    real = _real_curve_folder(tmp_path, {64: 0.80, 48: 0.78, 32: 0.82, 16: 0.70})
-    card = scorecard.scorecard(_summaries(tmp_path / "syn"), real=real).set_index("key")
-    assert card.loc["fbs_peak", "verdict (real)"] == "reproduced" and "32 bands" in card.loc["fbs_peak", "ours (real)"]
-    assert card.loc["bands32_beat_64", "verdict (real)"] == "reproduced"
-    assert "50% fewer FLOPs at 32 bands" in card.loc["fbs_flops_cut", "ours (real)"]
-    assert "REAL sprsound 1-1" in card.loc["fbs_peak", "ours (real)"]
-    assert card.loc["tsa_ordering", "verdict (real)"] == "not testable"
-    assert card["verdict"].to_dict() == scorecard.scorecard(tmp_path / "syn", real=None).set_index("key")["verdict"].to_dict()
-    worse = _real_curve_folder(tmp_path / "w", {64: 0.85, 48: 0.80, 32: 0.81, 16: 0.70})
-    card = scorecard.scorecard(tmp_path / "syn", real=worse).set_index("key")
-    assert card.loc["fbs_peak", "verdict (real)"] == "not reproduced"
-    assert card.loc["bands32_beat_64", "verdict (real)"] == "not reproduced"
-    assert (scorecard.scorecard(tmp_path / "syn", real=None)["verdict (real)"] == "not testable").all()
-
-
-def test_committed_real_results_reach_the_scorecard_and_notebook_08(tmp_path: Path) -> None:
-    from respcore import experiments as ex
-
-    if not scorecard.REAL_RESULTS.is_dir():
-        pytest.skip("results/real is not in this checkout")
-    card = scorecard.scorecard(tmp_path / "none").set_index("key")
-    assert set(card.loc[list(scorecard.REAL_CLAIMS), "verdict (real)"]) <= {"reproduced", "not reproduced"}
-    study = ex.setup("08_real_data", dataset="synthetic", data_root="", profile="smoke", out_dir=str(tmp_path))
-    real = ex.real_results(study)
-    assert "REAL DATA" in real.banner and "fingerprint" in real.banner and len(real.table) > 0
-    assert real.curve["n_bands"].max() == 64 and (tmp_path / "08_real_data" / "real_results.csv").is_file()
-    # band maps of the real classes: committed, shown, and the summary says the page is real data
-    assert set(real.maps["method"]) == {"gradcam", "ig"} and {"Wheeze", "Stridor", "Fine Crackle"} <= set(real.maps["class"])
-    assert "validation events" in real.maps_note and "test sets are not used" in real.maps_note
-    assert (tmp_path / "08_real_data" / "real_band_peaks.csv").is_file()
-    summary = ex.read_summary(tmp_path, "08_real_data")
-    assert summary["real_data"] is True and summary["dataset"] == "sprsound" and summary["profiles"]
-    empty = ex.real_results(study, root=tmp_path / "absent")
-    assert "no results" in empty.banner and empty.table.empty and empty.curve.empty
-    assert empty.maps.empty and "No band maps" in empty.maps_note
-    assert empty.study_tables == {} and ex.real_study_figures(empty) == [] and "make study" in empty.study_note
-    # the study's own notebooks run on real SPRSound: TSA ablation and band retention drawn from the snapshot
-    figures = ex.real_study_figures(real)
-    assert [name for name, _, _ in figures] == ["real_tsa_placement", "real_study_band_retention"]
-    assert "make study DATA=sprsound" in real.study_note and "37f665d231bccf84" in real.study_note
-
+# -- real data: snapshots of study runs read by notebook 08 and the scorecard ---------------------------
 
 def test_real_study_snapshot_feeds_the_real_verdicts(tmp_path):
-    from respcore import scorecard
-
-    snap = tmp_path / "real" / "sprsound_study"
+    snap = tmp_path / "real" / "sprsound-cpu"
     (snap / "02_tsa_placement").mkdir(parents=True)
-    (snap / "study.json").write_text(json.dumps({"dataset": "sprsound", "notebooks": ["02_tsa_placement"]}))
+    (snap / "snapshot.json").write_text(json.dumps({"dataset": "sprsound", "notebooks": ["02_tsa_placement"]}))
     (snap / "02_tsa_placement" / "summary.json").write_text(json.dumps(
         {"dataset": "sprsound", "real_data": True, "profile": "cpu",
          "AS": {"post": 0.8, "block1": 0.7, "input": 0.6}, "GFLOPs_paper_input": {"post": 2.48, "block1": 3.17}}))
     got = scorecard.real_verdicts(tmp_path / "real")
     assert set(got) == {"tsa_ordering"}  # FLOPs counts are data-free; the other notebooks are not in it
     ours, data, verdict, why = got["tsa_ordering"]
-    assert verdict == scorecard.REPRODUCED and "REAL sprsound, profile cpu" in data and "sprsound_study" in why
+    assert verdict == scorecard.REPRODUCED and "REAL sprsound, profile cpu" in data and "sprsound-cpu" in why
     card = scorecard.scorecard(tmp_path / "none", real=tmp_path / "real").set_index("key")
     assert card.loc["tsa_ordering", "verdict (real)"] == scorecard.REPRODUCED
     assert card.loc["fbs_peak", "verdict (real)"] == scorecard.NOT_TESTABLE
+    assert (scorecard.scorecard(tmp_path / "none", real=None)["verdict (real)"] == scorecard.NOT_TESTABLE).all()
 
 
 def test_age_claim_is_not_testable_when_an_age_group_has_no_model(tmp_path: Path) -> None:
@@ -267,20 +217,22 @@ def test_age_claim_is_not_testable_when_an_age_group_has_no_model(tmp_path: Path
     assert verdict == scorecard.NOT_TESTABLE and "no adult model" in why and "61.00 %" in ours
 
 
-def test_sota_labels_every_row_of_a_real_study_run(tmp_path: Path) -> None:
-    from respcore import experiments as ex
-    from respcore import plots
+def test_sota_has_a_row_per_named_test_set_of_a_real_study_run(tmp_path: Path) -> None:
+    from conftest import make_sprsound
 
-    (tmp_path / "data").mkdir()
-    study = ex.setup("05_sota", dataset="sprsound", data_root=str(tmp_path / "data"), profile="cpu",
-                     out_dir=str(tmp_path / "out"))
+    data = make_sprsound(tmp_path / "data")
+    study = ex.setup("05_sota", dataset="sprsound", data_root=str(data), profile="cpu",
+                     out_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
     (tmp_path / "out" / "02_tsa_placement").mkdir()
     (tmp_path / "out" / "02_tsa_placement" / "summary.json").write_text(json.dumps(
-        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "backbone": "cnn3",
-         "AS": {"post": 0.64}, "test_AS": {"post": 0.52}}))
+        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "backbone": "cnn3", "AS": {"post": 0.64},
+         "tests": {"inter": {"AS": {"post": 0.52}, "score": {"post": 0.61}},
+                   "intra": {"AS": {"post": 0.72}, "score": {"post": 0.80}}}}))
     table = ex.sota_table(study)
     assert table["label"].notna().all()
-    assert "CNN-TSA (ours) [REAL 1-2, this study run]" in set(table["label"])
+    ours = table[table["source_kind"] == "ours (real)"].set_index("test_set")
+    assert ours.loc["inter", "Score"] == pytest.approx(61) and ours.loc["intra", "Score"] == pytest.approx(80)
+    assert "CNN-TSA (ours) [1-2, inter]" in set(table["label"])
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
 
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from respcore.datasets import calibration as cal
 from respcore.datasets import synthetic
+from respcore.datasets.synthetic import calibration as cal
 from respcore.datasets.synthetic import make_synthetic, target_counts
-from respcore.datasets.synthetic_examples import read_items
-from respcore.datasets.synthetic_design import (COMPONENT_RANGES, NOISE_BANDS_HZ, RecordingPlan, band_truth,
-                                               component_windows, render)
+from respcore.datasets.synthetic.design import (COMPONENT_RANGES, NOISE_BANDS_HZ, RecordingPlan, band_truth,
+                                                component_windows, render)
+from respcore.datasets.synthetic.examples import read_items
+from respcore.datasets.synthetic.plan import plan_icbhi, plan_sprsound
 from respcore.features import MelConfig, log_mel
 
 SMOKE_MEL = MelConfig(cycle_seconds=2.0)
@@ -263,8 +264,6 @@ def test_examples_from_a_feature_set() -> None:
 def test_class_sounds_reach_only_the_informative_bands(flavor: str, mel: MelConfig, one_thread: None) -> None:
     """Render the same recordings with and without their class sounds (nuisances identical): the log-Mel
     difference is nil in every nuisance band and large in the bands of each cycle's class."""
-    from respcore.datasets.synthetic_plan import plan_icbhi, plan_sprsound
-
     rng = np.random.default_rng(0)
     counts = target_counts(flavor, 60)
     plans = plan_icbhi(rng, counts, True)[0] if flavor == "icbhi" else plan_sprsound(rng, counts, True)

@@ -1,13 +1,15 @@
 """Trainer: learning, determinism, resume after interruption, run cache, cross-validation."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from planted import planted_featureset
-from respcore import runs
-from respcore.loop import class_weights, spec_augment
+from respcore.train import runs
+from respcore.train.loop import class_weights, spec_augment
 from respcore.train import TrainConfig, cross_validate, fit
 
 TINY = TrainConfig(backbone="cnn6", width=0.125, epochs=3, batch_size=16, device="cpu", num_threads=1)
@@ -25,13 +27,13 @@ class Interrupt(Exception):
 
 def test_loss_falls_and_scores_are_reported(corpus):
     train, val = corpus
-    r = fit(train, val, TINY.__class__(**{**TINY.to_dict(), "epochs": 5}), test=val, progress=False)
+    r = fit(train, val, TINY.__class__(**{**TINY.to_dict(), "epochs": 5}), tests=val, progress=False)
     loss = r.history["loss"].to_numpy()
     assert loss[-1] < loss[0]
     assert 1 <= r.best_epoch <= 5
     assert r.val_scores["AS"] == pytest.approx(r.history["val_AS"].max())  # picked on validation
-    assert r.test_scores_best_epoch_on_test["AS"] == pytest.approx(r.history["test_AS"].max())
-    assert r.test_scores_best_epoch_on_test["AS"] >= r.test_scores["AS"]
+    assert r.test_scores_best_epoch_on_test["test"]["AS"] == pytest.approx(r.history["test_AS"].max())
+    assert r.test_scores_best_epoch_on_test["test"]["AS"] >= r.test_scores["test"]["AS"]
     assert not r.model.training
 
 
@@ -52,18 +54,18 @@ def test_same_numbers_twice_and_caller_rng_untouched(corpus):
 def test_resume_after_interruption_matches_uninterrupted(corpus, tmp_path):
     train, val = corpus
     config = TrainConfig(**{**TINY.to_dict(), "epochs": 4, "spec_augment": True})
-    whole = fit(train, val, config, test=val, run_dir=tmp_path / "whole", progress=False)
+    whole = fit(train, val, config, tests=val, run_dir=tmp_path / "whole", progress=False)
 
     def stop_after_2(epoch: int, row: dict) -> None:
         if epoch == 2:
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        fit(train, val, config, test=val, run_dir=tmp_path / "cut", progress=False, callbacks=[stop_after_2])
+        fit(train, val, config, tests=val, run_dir=tmp_path / "cut", progress=False, callbacks=[stop_after_2])
     assert (tmp_path / "cut" / runs.CHECKPOINT_FILE).is_file()
     assert not runs.is_finished(tmp_path / "cut")
     seen = []
-    resumed = fit(train, val, config, test=val, run_dir=tmp_path / "cut", progress=False,
+    resumed = fit(train, val, config, tests=val, run_dir=tmp_path / "cut", progress=False,
                   callbacks=[lambda e, row: seen.append(e)])
     assert seen == [3, 4]  # epochs 1-2 came from the checkpoint
     cols = [c for c in whole.history if not c.endswith("seconds")]
@@ -101,10 +103,10 @@ def test_bf16_precision_trains_and_has_its_own_cache_key(corpus, tmp_path):
 
 def test_run_cache_loads_instead_of_training(corpus, tmp_path):
     train, val = corpus
-    first = fit(train, val, TINY, test=val, root=tmp_path, progress=False)
+    first = fit(train, val, TINY, tests=val, root=tmp_path, progress=False)
     assert first.trained and runs.is_finished(first.path)
     calls = []
-    second = fit(train, val, TINY, test=val, root=tmp_path, progress=False, callbacks=[lambda e, r: calls.append(e)])
+    second = fit(train, val, TINY, tests=val, root=tmp_path, progress=False, callbacks=[lambda e, r: calls.append(e)])
     assert not second.trained and calls == []  # no epoch ran
     assert second.path == first.path and second.val_scores == first.val_scores
     x = val.x[:8]
@@ -116,7 +118,7 @@ def test_run_cache_loads_instead_of_training(corpus, tmp_path):
 
 def test_cross_validate_caches_folds_and_aggregates(tmp_path):
     data = planted_featureset(96)
-    cv = cross_validate(data, TINY, k=2, seeds=(0, 1), test=data.subset(np.arange(16)), root=tmp_path,
+    cv = cross_validate(data, TINY, k=2, seeds=(0, 1), tests=data.subset(np.arange(16)), root=tmp_path,
                         progress=False)
     assert len(cv.runs) == 4 and cv.runs["trained"].all()
     assert set(cv.mean("val")) >= {"Sp", "Se", "AS", "HS", "Score_icbhi", "Score_sprsound"}
@@ -124,8 +126,8 @@ def test_cross_validate_caches_folds_and_aggregates(tmp_path):
     assert cv.std("test")["AS"] == pytest.approx(cv.runs["test_AS"].std(ddof=1))
     for tr, va in cv.folds:  # patient-wise: no patient on both sides
         assert not set(data.groups[tr]) & set(data.groups[va])
-    assert (cv.path / "fold0_val.txt").is_file() and (cv.path / "summary.csv").is_file()
-    again = cross_validate(data, TINY, k=2, seeds=(0, 1), test=data.subset(np.arange(16)), root=tmp_path,
+    assert (cv.path / "folds.txt").is_file() and (cv.path / "summary.csv").is_file()
+    again = cross_validate(data, TINY, k=2, seeds=(0, 1), tests=data.subset(np.arange(16)), root=tmp_path,
                            progress=False)
     assert not again.runs["trained"].any()
     assert again.runs["val_AS"].tolist() == cv.runs["val_AS"].tolist()
@@ -154,29 +156,39 @@ def test_from_profile_and_bad_input():
         TrainConfig.from_profile("gpu")
 
 
-def test_start_from_panns_weights(corpus, tmp_path):
-    from respcore.models import build_model
-    from respcore.pretrained import load_panns
+def _panns_checkpoint(n_blocks: int = 3) -> dict:
+    """A checkpoint laid out as PANNs saves CNN6: {"model": state}, kernels (out, in, time, Mel), bn0."""
+    g = torch.Generator().manual_seed(1)
+    state = {f"bn0.{s}": torch.rand(64, generator=g) + 0.5 for s in ("weight", "bias", "running_mean", "running_var")}
+    for k, (c_in, c_out) in enumerate(zip([1, 64, 128, 256][:n_blocks], [64, 128, 256, 512][:n_blocks]), start=1):
+        state[f"conv_block{k}.conv1.weight"] = torch.randn(c_out, c_in, 5, 5, generator=g)  # asymmetric kernels
+        for s in ("weight", "bias", "running_mean", "running_var"):
+            state[f"conv_block{k}.bn1.{s}"] = torch.rand(c_out, generator=g) + 0.5
+    state["fc_audioset.weight"] = torch.randn(527, 512, generator=g)
+    return {"model": state, "iteration": 1}
 
-    donor = build_model("cnn6", 527, n_bands=32, width=0.125)  # a PANNs-like checkpoint, PANNs key names
-    names = {"conv": "conv1", "bn": "bn1"}
-    state = {}
-    for key, value in donor.state_dict().items():
-        if key.startswith("blocks."):
-            _, block, layer, rest = key.split(".", 3)
-            key = f"conv_block{block[-1]}.{names[layer]}.{rest}"
-        state[key] = value
-    torch.save({"model": state}, tmp_path / "Cnn6.pth")
-    model = build_model("cnn6", 2, n_bands=32, width=0.125)
-    report = load_panns(model, tmp_path / "Cnn6.pth")
-    assert torch.equal(model.blocks.block2.conv.weight, donor.blocks.block2.conv.weight)
-    assert any(s.startswith("fc.weight") for s in report["skipped"])  # the 527-class head is not ours
-    config = TrainConfig(**{**TINY.to_dict(), "init_from": str(tmp_path / "Cnn6.pth"), "epochs": 1})
-    tuned = fit(*corpus, config, progress=False).model.blocks.block2.conv.weight  # 4 Adam steps of 1e-3 away
-    assert (tuned - donor.blocks.block2.conv.weight).abs().max() < 0.01
-    wrong = build_model("cnn6", 2, n_bands=32, width=0.25)
-    with pytest.raises(ValueError, match="Cnn6.pth"):
-        load_panns(wrong, tmp_path / "Cnn6.pth")
+
+def test_init_from_panns_transposes_kernels_and_leaves_bn0(corpus, tmp_path):
+    """fit(init_from=...) goes through the one PANNs loader: each (time, Mel) kernel lands transposed to
+    our (Mel, time), and bn0 keeps its own statistics unless init_bn0 asks. The old loader copied the
+    kernels untransposed (square kernels passed its shape check) and always took PANNs' bn0."""
+    ckpt = _panns_checkpoint()
+    torch.save(ckpt, tmp_path / "Cnn6.pth")
+    train, val = corpus
+    config = TrainConfig(backbone="cnn3", width=1.0, epochs=1, batch_size=16, lr=1e-5, device="cpu",
+                         num_threads=1, init_from=str(tmp_path / "Cnn6.pth"))
+    model = fit(train, val, config, progress=False).model
+    donor = ckpt["model"]["conv_block2.conv1.weight"]
+    tuned = model.blocks.block2.conv.weight.detach()
+    assert (tuned - donor.transpose(-1, -2)).abs().max() < 1e-3  # a few Adam steps of 1e-5 away
+    assert (tuned - donor).abs().max() > 0.5  # not the untransposed kernel
+    assert (model.bn0.weight.detach() - 1).abs().max() < 1e-3  # our bn0, not PANNs' (0.5..1.5)
+    with_bn0 = fit(train, val, replace(config, init_bn0=True), progress=False).model
+    bands = list(train.kept_bands)
+    assert (with_bn0.bn0.weight.detach() - ckpt["model"]["bn0.weight"][bands]).abs().max() < 1e-3
+    assert replace(config, init_bn0=True).cache_key() != config.cache_key()
+    with pytest.raises(ValueError, match="width 1.0"):
+        fit(train, val, replace(config, width=0.5), progress=False)
 
 
 def test_data_fingerprint_sees_values_labels_and_bands():
@@ -194,14 +206,14 @@ def test_data_fingerprint_sees_values_labels_and_bands():
 def test_all_normal_test_set_reports_nan_best_epoch_on_test(corpus, tmp_path):
     train, val = corpus
     normal_only = val.subset(np.flatnonzero(val.y.numpy() == 0))  # no abnormal item: Se, hence AS, is NaN
-    r = fit(train, val, TINY, test=normal_only, run_dir=tmp_path / "run", progress=False)
+    r = fit(train, val, TINY, tests=normal_only, run_dir=tmp_path / "run", progress=False)
     assert r.history[f"test_{TINY.select_metric}"].isna().all()
-    on_test = r.test_scores_best_epoch_on_test
-    assert set(on_test) == set(r.test_scores) | {"epoch"}
+    on_test = r.test_scores_best_epoch_on_test["test"]
+    assert set(on_test) == set(r.test_scores["test"]) | {"epoch"}
     assert all(np.isnan(v) for v in on_test.values())
     assert r.val_scores is not None and not np.isnan(r.val_scores[TINY.select_metric])
-    loaded = fit(train, val, TINY, test=normal_only, run_dir=tmp_path / "run", progress=False)  # from cache
-    assert not loaded.trained and np.isnan(loaded.test_scores_best_epoch_on_test["epoch"])
+    loaded = fit(train, val, TINY, tests=normal_only, run_dir=tmp_path / "run", progress=False)  # from cache
+    assert not loaded.trained and np.isnan(loaded.test_scores_best_epoch_on_test["test"]["epoch"])
 
 
 def test_data_fingerprint_ignores_meta_dtypes_layout_and_x_storage(tmp_path):
@@ -233,3 +245,25 @@ def test_data_fingerprint_ignores_meta_dtypes_layout_and_x_storage(tmp_path):
     nan_patient.loc[3, "patient"] = np.nan
     fps = {runs.data_fingerprint(type(data)(**{**data.__dict__, "meta": m})) for m in (missing, nan_patient)}
     assert len(fps) == 1 and base not in fps  # None and NaN are both "missing"
+
+
+def test_named_test_sets_are_scored_and_carried_through_cv(corpus, tmp_path):
+    train, val = corpus
+    inter, intra = val.subset(np.arange(16)), val.subset(np.arange(16, 32))
+    r = fit(train, val, TINY, tests={"inter": inter, "intra": intra}, root=tmp_path, progress=False)
+    assert set(r.test_scores) == set(r.test_scores_best_epoch_on_test) == {"inter", "intra"}
+    best = r.history.loc[r.history["epoch"] == r.best_epoch].iloc[0]
+    assert r.test_scores["intra"]["AS"] == pytest.approx(best["intra_AS"])
+    assert r.test_scores_best_epoch_on_test["inter"]["AS"] == pytest.approx(r.history["inter_AS"].max())
+    again = fit(train, val, TINY, tests={"inter": inter, "intra": intra}, root=tmp_path, progress=False)
+    assert not again.trained and again.test_scores == r.test_scores  # the run cache keeps the names
+    data = planted_featureset(64)
+    cv = cross_validate(data, TINY, k=2, tests={"inter": inter, "intra": intra}, root=tmp_path, progress=False)
+    assert cv.tests == ("inter", "intra")
+    assert cv.mean("intra")["AS"] == pytest.approx(cv.runs["intra_AS"].mean())
+    assert "inter_on_test_AS" in cv.runs and "intra_AS" in cv.summary()
+    with pytest.raises(ValueError, match="no 'test' scores"):
+        cv.mean("test")
+    for bad in ({"val": inter}, {"a b": inter}, {"x_on_test": inter}):
+        with pytest.raises(ValueError, match="test set name"):
+            fit(train, val, TINY, tests=bad, progress=False)

@@ -15,6 +15,11 @@ AGE_GROUPS = ("pediatric", "adult")
 PEDIATRIC_MAX_AGE = 18.0  # pediatric = age < 18 years (PAPER.md, "Age groups")
 
 
+def shared_patients(train_meta: pd.DataFrame, test_meta: pd.DataFrame) -> list[str]:
+    """Patients (as strings, sorted) with items in both tables, e.g. ['156', '218'] for ICBHI's split."""
+    return sorted(set(train_meta["patient"].astype(str)) & set(test_meta["patient"].astype(str)))
+
+
 def age_group(age: float | None) -> str | None:
     """'pediatric' under 18, 'adult' from 18, None when the age is unknown."""
     if age is None or (isinstance(age, float) and np.isnan(age)):

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from ..features import MelConfig
-from ..io import atomic_write, stable_hash
+from ..fileio import atomic_write, stable_hash
 from .base import FeatureSet
 
 CACHE_FORMAT = 1  # bump when the stored layout or the preprocessing changes meaning

@@ -8,9 +8,10 @@ import pandas as pd
 from ..features import MelConfig
 from .icbhi import DEMOGRAPHIC_FILES, ICBHI, SPLIT_FILES, find_file
 from .icbhi_files import parse_stem
-from .load import GROUND_TRUTH, synthetic_flavor
+from .load import synthetic_flavor
 from .report import DatasetError
-from .sprsound import SPLITS_2022, SPRSound
+from .sprsound import FOLDERS_2022, SPRSound
+from .synthetic import TRUTH_FILE
 
 
 def detect(root: str | Path) -> str:
@@ -18,7 +19,7 @@ def detect(root: str | Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder")
-    if (root / GROUND_TRUTH).is_file():
+    if (root / TRUTH_FILE).is_file():
         return synthetic_flavor(root)
     if find_file(root, SPLIT_FILES + DEMOGRAPHIC_FILES) or any(parse_stem(p.stem) for p in root.glob("*.txt")):
         return "icbhi"
@@ -50,7 +51,7 @@ def check(root: str | Path, *, strict: bool = False) -> str:
         lines += [_table(ds.metadata, ds.classes, "cycles"), "report:", ds.report.summary(max_details=10_000)]
         return "\n".join(lines)
     root = Path(root)
-    splits = [s for s in ("train", "inter", "intra") if (root / SPLITS_2022[s][0][1]).is_dir()]
+    splits = [s for s, (json_dir, _) in FOLDERS_2022.items() if (root / json_dir).is_dir()]
     splits += sorted(p.name[: -len("_json")] for p in root.glob("*_json") if p.name != "train_json")
     for split in splits:
         events = SPRSound(root, "1-2", split, strict=strict, return_logmel=False)

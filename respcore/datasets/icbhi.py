@@ -9,7 +9,7 @@ import pandas as pd
 from ..features import MelConfig
 from .audio import audio_info
 from .base import age_group
-from .icbhi_files import parse_stem, read_cycles, read_demographics, read_diagnosis, read_split, stem_key
+from .icbhi_files import parse_stem, read_cycles, read_demographics, read_diagnosis, read_split, split_candidates
 from .report import DatasetError
 from .segments import SegmentDataset
 
@@ -21,7 +21,7 @@ SPLITS = ("train", "test", "all")
 COLUMNS = ["path", "recording", "split_name", "split", "cycle", "start", "end", "clipped", "label", "label_index",
            "binary", "crackle", "wheeze", "patient", "age", "age_group", "sex", "diagnosis", "location", "mode",
            "device", "sample_rate"]
-FOUR_CLASS = np.array(["normal", "crackle", "wheeze", "both"])  # indexed by crackle + 2 * wheeze
+FOUR_CLASS = np.array(TASKS["4class"])  # indexed by crackle + 2 * wheeze
 
 
 SEARCH_DEPTH = 3  # the Kaggle archive nests recordings in Respiratory_Sound_Database/*/audio_and_txt_files/
@@ -41,7 +41,7 @@ def find_file(root: Path, names: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _recording_files(root: Path, ext: str) -> dict[str, Path]:
+def recording_files(root: Path, ext: str) -> dict[str, Path]:
     """{stem: path} of recording-named files in ``root`` and a few folders below; a stem twice is an error."""
     found: dict[str, Path] = {}
     for p in _below(root, f"*.{ext}"):
@@ -92,8 +92,8 @@ class ICBHI(SegmentDataset):
         split_file = find_file(self.root, SPLIT_FILES)
         demo_file = find_file(self.root, DEMOGRAPHIC_FILES)
         diag_file = find_file(self.root, DIAGNOSIS_FILES)
-        txts = _recording_files(self.root, "txt")
-        wavs = _recording_files(self.root, "wav")
+        txts = recording_files(self.root, "txt")
+        wavs = recording_files(self.root, "wav")
         missing = []
         if split_file is None and self.split != "all":
             missing.append(f"split file ({' or '.join(SPLIT_FILES)}; only split='all' works without it)")
@@ -112,20 +112,15 @@ class ICBHI(SegmentDataset):
     def _match_split(self, entries: dict[str, str], txts: dict[str, Path]) -> dict[str, tuple[str, str]]:
         """{file stem: (split entry, train|test)}; entries without their exact file are matched on
         patient, recording index, location and mode (the device name differs between releases)."""
-        by_key: dict[tuple, list[str]] = {}
-        for stem in txts:
-            by_key.setdefault(stem_key(stem), []).append(stem)
         matched: dict[str, tuple[str, str]] = {}
-        for entry, which in entries.items():
-            if entry in txts:
-                stem = entry
-            else:
-                candidates = [s for s in by_key.get(stem_key(entry), []) if s not in entries]
-                if len(candidates) != 1:
-                    why = "no recording" if not candidates else f"several recordings {candidates}"
-                    self.report.skip("split entry without recording", f"{self.split_file}: {entry} ({which}) matches {why}")
-                    continue
-                stem = candidates[0]
+        for entry, candidates in split_candidates(entries, txts).items():
+            which = entries[entry]
+            if len(candidates) != 1:
+                why = "no recording" if not candidates else f"several recordings {candidates}"
+                self.report.skip("split entry without recording", f"{self.split_file}: {entry} ({which}) matches {why}")
+                continue
+            stem = candidates[0]
+            if stem != entry:
                 self.report.fix("split entry matched by patient/index/location/mode", f"{entry} -> {stem}")
             if stem in matched:
                 raise DatasetError(f"{self.split_file}: {matched[stem][0]} and {entry} both name recording {stem}")

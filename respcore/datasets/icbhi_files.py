@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from .report import DatasetError
 
-LOCATIONS = ("Tc", "Al", "Ar", "Pl", "Pr", "Ll", "Lr")
-MODES = ("sc", "mc")
+LOCATIONS = ("Tc", "Al", "Ar", "Pl", "Pr", "Ll", "Lr")  # chest locations of the recording names
 STEM = re.compile(r"^(?P<patient>\d{3})_(?P<index>\d+[a-z]\d+)_(?P<location>[A-Z][a-z])_(?P<mode>sc|mc)_(?P<device>[A-Za-z0-9]+)$")
 
 
@@ -29,6 +29,20 @@ def stem_key(stem: str) -> tuple[str, str, str, str] | None:
     """(patient, recording index, location, mode): what identifies a recording whatever its device name."""
     p = parse_stem(stem)
     return None if p is None else (p["patient"], p["index"], p["location"], p["mode"])
+
+
+def split_candidates(entries: dict[str, str], stems: Iterable[str]) -> dict[str, list[str]]:
+    """{split entry: recordings it names}: ``[entry]`` when a recording has that exact stem, else the
+    recordings with the same :func:`stem_key` that no entry names exactly (the device name differs
+    between releases: the official split's last entry needs this). Several or none: ambiguous or missing.
+    """
+    stems = list(stems)
+    exact = set(stems)
+    by_key: dict[tuple | None, list[str]] = {}
+    for stem in stems:
+        by_key.setdefault(stem_key(stem), []).append(stem)
+    return {entry: [entry] if entry in exact else [s for s in by_key.get(stem_key(entry), []) if s not in entries]
+            for entry in entries}
 
 
 def text_lines(path: Path) -> list[tuple[int, str]]:

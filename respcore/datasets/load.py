@@ -4,22 +4,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..features import MelConfig
-from ..io import read_json
+from ..fileio import read_json
 from .base import FeatureSet
 from .icbhi import ICBHI
 from .report import DatasetError
 from .segments import SegmentDataset
 from .sprsound import SPRSound
+from .synthetic import TRUTH_FILE
 
-DATASETS = ("icbhi", "sprsound", "synthetic")
-GROUND_TRUTH = "ground_truth.json"  # written by the synthetic corpus at its root, with key "flavor"
+DATASETS = ("synthetic", "icbhi", "sprsound")  # the names every entry point accepts
 
 
 def synthetic_flavor(root: str | Path) -> str:
-    """'icbhi' or 'sprsound': the real format a synthetic corpus was written in."""
-    path = Path(root) / GROUND_TRUTH
+    """'icbhi' or 'sprsound': the real format a synthetic corpus was written in (its truth file's "flavor")."""
+    path = Path(root) / TRUTH_FILE
     if not path.is_file():
-        raise DatasetError(f"{root}: no {GROUND_TRUTH}; not a synthetic corpus (make_synthetic writes one)")
+        raise DatasetError(f"{root}: no {TRUTH_FILE}; not a synthetic corpus (make_synthetic writes one)")
     flavor = read_json(path).get("flavor")
     if flavor not in ("icbhi", "sprsound"):
         raise DatasetError(f"{path}: 'flavor' must be 'icbhi' or 'sprsound', got {flavor!r}")

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from ..features import MelConfig, log_mel
-from ..io import files_fingerprint
+from ..fileio import files_stamp
 from .audio import load_resampled
 from .base import FeatureSet
 from .cache import cached_features
@@ -74,9 +74,14 @@ class SegmentDataset:
         vc = self.metadata["label"].value_counts() if len(self) else pd.Series(dtype=int)
         return {c: int(vc.get(c, 0)) for c in self.classes}
 
-    def files_fingerprint(self) -> str:
+    @property
+    def files(self) -> list[Path]:
+        """Every dataset file this split reads (annotations and audio), sorted."""
+        return sorted(set(self._files))
+
+    def files_stamp(self) -> str:
         """Hash of every dataset file read (names relative to the root, sizes, mtimes): the cache key part."""
-        return files_fingerprint(sorted(set(self._files)), self.root)
+        return files_stamp(sorted(set(self._files)), self.root)
 
     def features(self, *, cache_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 256) -> FeatureSet:
         """Every item's log-Mel at once: decoded in a small thread pool, cut, fitted and transformed in
@@ -90,7 +95,7 @@ class SegmentDataset:
             "task": self.task,
             "split": self.split,
             "mel": self.mel.fingerprint(),
-            "files": self.files_fingerprint(),
+            "files": self.files_stamp(),
             "strict": self.strict,
         }
         name = f"{self.name}-{self.task}-{self.split}-{self.mel.fingerprint()}"

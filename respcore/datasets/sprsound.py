@@ -29,11 +29,12 @@ TASKS = {
     "2-1": ("Normal", "Adventitious", "Poor Quality"),
     "2-2": RECORD_LABELS,
 }
-SPLITS_2022 = {
-    "train": [("train", "train_json", "train_wav")],
-    "inter": [("inter", "test_json/inter_test_json", "test_wav")],
-    "intra": [("intra", "test_json/intra_test_json", "test_wav")],
+FOLDERS_2022 = {  # each split of the 2022 release: (json folder, wav folder)
+    "train": ("train_json", "train_wav"),
+    "inter": ("test_json/inter_test_json", "test_wav"),
+    "intra": ("test_json/intra_test_json", "test_wav"),
 }
+SPLITS_2022 = {s: [(s, j, w)] for s, (j, w) in FOLDERS_2022.items()}  # split -> [(split, json, wav)]
 SPLITS_2022["test"] = SPLITS_2022["inter"] + SPLITS_2022["intra"]
 SPLITS_2022["all"] = SPLITS_2022["train"] + SPLITS_2022["test"]
 STEM = re.compile(r"^(?P<patient>\d+)_(?P<age>\d+(?:\.\d+)?)_(?P<sex>[01])_(?P<location>p\d+)_(?P<index>\d+)$")

@@ -2,39 +2,32 @@
 
 Reads what the data chapter shows and what the synthetic corpus is calibrated to (issue 10): class
 balance per split, cycle and event lengths, ages, devices, patients shared by the ICBHI splits. The
-readers here parse annotation and metadata files only, so they run on the real annotations in
-``../shared/realdata`` where no audio exists. Distances: total variation for proportions, 1-Wasserstein
-and Kolmogorov-Smirnov for lengths and ages.
+tables come from the loaders' own parsers and file names (:mod:`.icbhi_files`, :mod:`.sprsound`), so
+they count what the loaders read; only the audio is left out, so they run on the real annotations in
+``../shared/realdata`` where no audio exists. Distances: total variation for proportions,
+1-Wasserstein and Kolmogorov-Smirnov for lengths and ages.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .base import age_group
-
-ICBHI_SPLIT_FILE = "ICBHI_challenge_train_test.txt"
-ICBHI_DEMOGRAPHIC_FILES = ("ICBHI_Challenge_demographic_information.txt", "demographic_info.txt")
-ICBHI_CLASSES = ("normal", "crackle", "wheeze", "both")
-SPRSOUND_SPLITS = {"train": "train_json", "inter": "test_json/inter_test_json",
-                   "intra": "test_json/intra_test_json"}
-SPRSOUND_EVENTS = ("Normal", "Rhonchi", "Wheeze", "Stridor", "Coarse Crackle", "Fine Crackle", "Wheeze+Crackle")
-SPRSOUND_RECORDS = ("Normal", "CAS", "DAS", "CAS & DAS", "Poor Quality")
+from .icbhi import DEMOGRAPHIC_FILES, FOUR_CLASS, SPLIT_FILES, TASKS, find_file, recording_files
+from .icbhi_files import parse_stem, read_cycles, read_demographics, read_split, split_candidates
+from .report import DatasetError
+from .sprsound import EVENT_TYPES, FOLDERS_2022, RECORD_LABELS, read_annotation
+from .sprsound import parse_stem as sprsound_stem
 
 
 def _find(dirs: list[Path], names: tuple[str, ...]) -> Path:
     for d in dirs:
-        for n in names:
-            if (d / n).is_file():
-                return d / n
+        found = find_file(d, names)
+        if found is not None:
+            return found
     raise FileNotFoundError(f"none of {list(names)} found in {[str(d) for d in dirs]}")
-
-
-def _float_or_nan(text: str) -> float:
-    return float("nan") if text.upper() == "NA" else float(text)
 
 
 def icbhi_cycles(annotation_dir: str | Path, metadata_dir: str | Path | None = None) -> pd.DataFrame:
@@ -42,88 +35,70 @@ def icbhi_cycles(annotation_dir: str | Path, metadata_dir: str | Path | None = N
 
     ``metadata_dir`` holds the split and demographic files (default: ``annotation_dir``). A split entry
     whose exact stem has no annotation is matched on patient, recording index, location and mode (the
-    official split's last entry needs this).
-    Returns: DataFrame with recording, patient, split, start, end, duration, label, age, age_group, sex,
-    location, mode, device.
+    official split's last entry needs this), as the ICBHI loader does.
+    Returns: DataFrame with recording, patient, split, start, end, duration, label, age, age_group, sex
+    (None when unknown), location, mode, device.
+    Raises: DatasetError (a ValueError) for a recording missing from the split file or an entry that
+    names no recording (the loader skips those; statistics must not silently lose them).
     """
     ann_dir = Path(annotation_dir)
     meta_dirs = [Path(metadata_dir)] if metadata_dir is not None else []
     meta_dirs.append(ann_dir)
-    txts = {p.stem: p for p in ann_dir.glob("*.txt") if p.stem.count("_") == 4}
+    txts = recording_files(ann_dir, "txt")
     if not txts:
         raise FileNotFoundError(f"{ann_dir}: no ICBHI annotation files named patient_idx_loc_mode_device.txt")
-    by_key = {stem.rsplit("_", 1)[0]: stem for stem in txts}
+    split_path = _find(meta_dirs, SPLIT_FILES)
+    entries = read_split(split_path)
     split_of: dict[str, str] = {}
-    split_path = _find(meta_dirs, (ICBHI_SPLIT_FILE,))
-    for n, line in enumerate(split_path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2 or parts[1] not in ("train", "test"):
-            raise ValueError(f"{split_path}:{n}: expected 'stem<TAB>train|test', got {line!r}")
-        stem = parts[0] if parts[0] in txts else by_key.get(parts[0].rsplit("_", 1)[0])
-        if stem is None:
-            raise ValueError(f"{split_path}:{n}: split entry {parts[0]} matches no annotation file")
-        split_of[stem] = parts[1]
-    demo_path = _find(meta_dirs, ICBHI_DEMOGRAPHIC_FILES)
-    demo: dict[str, tuple[float, str]] = {}
-    for line in demo_path.read_text().splitlines():
-        parts = line.split()
-        if parts:
-            demo[parts[0]] = (_float_or_nan(parts[1]), parts[2] if parts[2] != "NA" else "")
-    rows = []
+    for entry, candidates in split_candidates(entries, txts).items():
+        if len(candidates) != 1:
+            what = "no annotation file" if not candidates else f"several annotation files {candidates}"
+            raise DatasetError(f"{split_path}: split entry {entry} matches {what}")
+        if candidates[0] in split_of:
+            raise DatasetError(f"{split_path}: two entries name recording {candidates[0]}")
+        split_of[candidates[0]] = entries[entry]
+    demo = read_demographics(_find(meta_dirs, DEMOGRAPHIC_FILES))
+    frames = []
     for stem, path in sorted(txts.items()):
         if stem not in split_of:
-            raise ValueError(f"{path}: recording {stem} is missing from {split_path}")
-        patient, _, location, mode, device = stem.split("_")
-        age, sex = demo.get(patient, (float("nan"), ""))
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 4:
-                raise ValueError(f"{path}:{n}: expected 'start end crackle wheeze', got {line!r}")
-            start, end, crackle, wheeze = float(parts[0]), float(parts[1]), int(parts[2]), int(parts[3])
-            rows.append((stem, patient, split_of[stem], start, end, end - start,
-                         ICBHI_CLASSES[crackle + 2 * wheeze], age, age_group(age), sex, location, mode, device))
-    return pd.DataFrame(rows, columns=["recording", "patient", "split", "start", "end", "duration", "label",
-                                       "age", "age_group", "sex", "location", "mode", "device"])
-
-
-def parse_sprsound_stem(stem: str) -> tuple[str, float, str, str]:
-    """``{patient}_{age}_{gender}_{location}_{index}`` -> (patient, age, sex, location)."""
-    parts = stem.split("_")
-    if len(parts) != 5:
-        raise ValueError(f"{stem}: expected patient_age_gender_location_index")
-    return parts[0], float(parts[1]), parts[2], parts[3]
+            raise DatasetError(f"{path}: recording {stem} is missing from {split_path}")
+        info = parse_stem(stem)
+        known = info["patient"] in demo.index
+        age = float(demo.at[info["patient"], "age"]) if known else float("nan")
+        cyc = read_cycles(path)  # (n, 4) start, end, crackle, wheeze
+        frames.append(pd.DataFrame({
+            "recording": stem, "patient": info["patient"], "split": split_of[stem], "start": cyc[:, 0],
+            "end": cyc[:, 1], "duration": cyc[:, 1] - cyc[:, 0],
+            "label": FOUR_CLASS[cyc[:, 2].astype(int) + 2 * cyc[:, 3].astype(int)].astype(object),
+            "age": age, "age_group": age_group(age), "sex": demo.at[info["patient"], "sex"] if known else None,
+            "location": info["location"], "mode": info["mode"], "device": info["device"]}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def sprsound_annotations(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Records and events of an SPRSound 2022 layout, from the JSON files only.
+    """Records and events of an SPRSound 2022 layout, from the JSON files only (the loader's parser).
 
     ``root`` holds ``train_json/`` and ``test_json/{inter,intra}_test_json/``.
     Returns: (records: recording, patient, split, age, age_group, sex, location, label, n_events;
-    events: recording, patient, split, age, age_group, start, end, duration (seconds), label).
+    events: recording, patient, split, age, age_group, start, end, duration (seconds), label), events
+    sorted by start within a record, as the loader reads them.
+    Raises: DatasetError (a ValueError) naming a file with an unexpected name or content.
     """
     root = Path(root)
     records, events = [], []
-    for split, sub in SPRSOUND_SPLITS.items():
+    for split, (sub, _) in FOLDERS_2022.items():
         folder = root / sub
         if not folder.is_dir():
             raise FileNotFoundError(f"{root}: missing the SPRSound folder {sub}/")
         for path in sorted(folder.glob("*.json")):
-            patient, age, sex, location = parse_sprsound_stem(path.stem)
-            try:
-                doc = json.loads(path.read_text())
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}: not valid JSON ({e})") from None
-            evs = doc.get("event_annotation", [])
-            records.append((path.stem, patient, split, age, age_group(age), sex, location,
-                            doc.get("record_annotation"), len(evs)))
-            for ev in evs:
-                start, end = float(ev["start"]) / 1000, float(ev["end"]) / 1000
-                label = ev["type"].replace(" & ", "+")
-                events.append((path.stem, patient, split, age, age_group(age), start, end, end - start, label))
+            info = sprsound_stem(path.stem)
+            if info is None:
+                raise DatasetError(f"{path}: not patient_age_sex_location_index.json")
+            record, times, types, _ = read_annotation(path)
+            age = float(info["age"])
+            who = (path.stem, info["patient"], split, age, age_group(age))
+            records.append((*who, info["sex"], info["location"], record, len(types)))
+            events += [(*who, start, end, end - start, kind) for (start, end), kind in zip(times.tolist(), types)]
     rec = pd.DataFrame(records, columns=["recording", "patient", "split", "age", "age_group", "sex",
                                          "location", "label", "n_events"])
     ev = pd.DataFrame(events, columns=["recording", "patient", "split", "age", "age_group", "start", "end",
@@ -162,7 +137,7 @@ def icbhi_summary(cycles: pd.DataFrame) -> dict:
     splits = cycles.groupby("patient")["split"].nunique()
     return {
         "recordings": {str(k): int(v) for k, v in rec["split"].value_counts().items()},
-        "cycles": class_counts(cycles, ICBHI_CLASSES),
+        "cycles": class_counts(cycles, TASKS["4class"]),
         "patients": int(cycles["patient"].nunique()),
         "shared_patients": sorted(splits[splits > 1].index.astype(str)),
         "patients_by_age_group": {g: int((ages.map(age_group) == g).sum()) for g in ("pediatric", "adult")},
@@ -179,8 +154,8 @@ def sprsound_summary(records: pd.DataFrame, events: pd.DataFrame) -> dict:
     """The data chapter's SPRSound numbers: records and events per split and class, lengths, ages."""
     ages = patient_ages(records)
     return {
-        "records": class_counts(records, SPRSOUND_RECORDS),
-        "events": class_counts(events, SPRSOUND_EVENTS),
+        "records": class_counts(records, RECORD_LABELS),
+        "events": class_counts(events, EVENT_TYPES),
         "patients": {str(s): int(p["patient"].nunique()) for s, p in records.groupby("split", sort=False)},
         "event_seconds": quantiles(events["duration"]),
         "events_per_record": round(len(events) / max(1, int((records["label"] != "Poor Quality").sum())), 3),
@@ -231,7 +206,7 @@ def compare_icbhi(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
     Returns: {"class_tv": {split: TV}, "split_tv": TV of the train/test cycle shares,
     "cycle_seconds": {wasserstein, ks}, "age": {wasserstein, ks} over patients, "age_group_tv": TV}.
     """
-    rc, sc = class_counts(real, ICBHI_CLASSES), class_counts(synthetic, ICBHI_CLASSES)
+    rc, sc = class_counts(real, TASKS["4class"]), class_counts(synthetic, TASKS["4class"])
     ra, sa = patient_ages(real), patient_ages(synthetic)
     return {
         "class_tv": {s: round(total_variation(rc[s], sc[s]), 4) for s in rc if s in sc},
@@ -251,8 +226,8 @@ def compare_sprsound(real: tuple[pd.DataFrame, pd.DataFrame], synthetic: tuple[p
     "age": {wasserstein, ks} over patients}.
     """
     (rr, re), (sr, se) = real, synthetic
-    rev, sev = class_counts(re, SPRSOUND_EVENTS), class_counts(se, SPRSOUND_EVENTS)
-    rrec, srec = class_counts(rr, SPRSOUND_RECORDS), class_counts(sr, SPRSOUND_RECORDS)
+    rev, sev = class_counts(re, EVENT_TYPES), class_counts(se, EVENT_TYPES)
+    rrec, srec = class_counts(rr, RECORD_LABELS), class_counts(sr, RECORD_LABELS)
     return {
         "event_tv": {s: round(total_variation(rev[s], sev[s]), 4) for s in rev if s in sev},
         "record_tv": {s: round(total_variation(rrec[s], srec[s]), 4) for s in rrec if s in srec},

@@ -1,0 +1,153 @@
+"""Figure 2 (band retention: IS and BS, binary and multiclass) and the model-agnostic transformer experiment."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..attribution import attribution_layer
+from ..fbs import BandSelection, backward_selection, importance_selection, recovery
+from .config import Study
+from .data import StudyData, informative_bands
+from .tables import train_config
+
+LAMBDA = {"binary": 1.0, "multiclass": 0.5}  # the paper's recommended lambda per task
+BS_MIN_STEP = 16  # outside the paper profile BS removes blocks of at least 16 bands (cost: O((F / r)^2))
+
+
+@dataclass
+class BandRetention:
+    """Everything notebook 03 shows: curves, importance per fold, planted-band recovery, cost."""
+
+    curves: pd.DataFrame  # task, method, n_bands, score_mean, score_std, <test>_score per test set, gmacs, ...
+    importance: pd.DataFrame  # fold, band, score (IS multiclass, first round, mean over classes)
+    recovery: pd.DataFrame  # method, task, n_kept, precision, recall, chance_precision, chance_recall
+    cost: pd.DataFrame  # method, task, trainings, seconds, r
+    kept: tuple[int, ...]  # IS multiclass kept bands of the best round
+
+
+def _selection_kwargs(study: Study) -> dict:
+    p = study.profile
+    return dict(k=p.folds, seeds=range(p.seeds), min_bands=p.min_bands, root=study.runs_dir, progress=True)
+
+
+def _is(study: Study, data: StudyData, lam: float, method: str = "gradcam", patience: int | None = None,
+        **overrides) -> BandSelection:
+    """IS with the profile's settings; ``patience=None`` runs the whole curve down to the minimum."""
+    cfg = train_config(study, data, **overrides)
+    return importance_selection(data.train, cfg, r=study.profile.band_step, lam=lam, patience=patience,
+                                method=method, layer=attribution_layer(cfg.backbone, method), tests=data.tests,
+                                **_selection_kwargs(study))
+
+
+def _curve(sel: BandSelection, task: str, tests: list[str]) -> pd.DataFrame:
+    """A selection's trajectory: validation score (mean, std) per band count, each named test set's score
+    (``<test>_score``), GMACs and FLOPs relative to the first round."""
+    f = sel.frame()
+    metric = sel.params["select_metric"]
+    full = f["macs"].iloc[0]
+    curve = pd.DataFrame({"task": task, "method": sel.method, "n_bands": f["n_bands"],
+                          "score_mean": f[f"val_{metric}"], "score_std": f[f"val_std_{metric}"].fillna(0.0)})
+    for name in tests:
+        curve[f"{name}_score"] = f.get(f"{name}_{metric}", np.nan)
+    return curve.assign(gmacs=f["macs"] / 1e9, flops_ratio=f["macs"] / full, trainings=f["trainings"],
+                        best=f["round"] == sel.best_round)
+
+
+def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) -> BandRetention:
+    """IS (Grad-CAM, lambda per task, down to the profile's minimum) and BS on both tasks.
+
+    Outside the ``paper`` profile BS removes blocks of max(r, 16) bands and scores candidates on one
+    fold, to keep its O((F / r)^2) cost affordable (``smoke``: binary task only); the cost table says
+    what was run.
+    """
+    p = study.profile
+    r_bs = p.band_step if p.name == "paper" else max(p.band_step, BS_MIN_STEP)
+    curves, recs, costs, sels = [], [], [], {}
+    for task, data in (("binary", binary), ("multiclass", multiclass)):
+        runs = [(_is(study, data, LAMBDA[task]), p.band_step)]
+        if task == "binary" or p.name != "smoke":  # smoke: BS on the binary task only (its cost)
+            runs.append((backward_selection(data.train, train_config(study, data), r=r_bs, tests=data.tests,
+                                            candidate_folds=None if p.name == "paper" else 1,
+                                            **_selection_kwargs(study)), r_bs))
+        for sel, r in runs:
+            sels[f"{sel.method}/{task}"] = sel
+            sel.save(study.out / f"selection_{sel.method}_{task}.json")
+            curves.append(_curve(sel, task, list(data.tests)))
+            costs.append({"method": sel.method, "task": task, "r (bands per step)": r,
+                          "trainings": int(sel.cost["trainings"]), "seconds": round(sel.cost["seconds"], 1),
+                          "kept": len(sel.kept_bands)})
+            planted = informative_bands(data.truth)
+            if planted:
+                recs.append({"method": sel.method, "task": task, "n_kept": len(sel.kept_bands),
+                             **recovery(sel.kept_bands, planted, n_bands=data.train.mel.n_mels)})
+    curves_df = pd.concat(curves, ignore_index=True)
+    is_mc = sels["IS/multiclass"]
+    attrs = np.asarray(is_mc.trajectory[0]["attributions"], dtype=float)  # (folds * seeds, C, F)
+    importance = pd.DataFrame([{"fold": j, "band": b, "score": v}
+                               for j, row in enumerate(np.nanmean(attrs, axis=1)) for b, v in enumerate(row)])
+    recovery_df = pd.DataFrame(recs, columns=["method", "task", "n_kept", "precision", "recall", "chance_precision",
+                                              "chance_recall"])
+    result = BandRetention(curves=curves_df, importance=importance, recovery=recovery_df,
+                           cost=pd.DataFrame(costs), kept=tuple(is_mc.kept_bands))
+    study.save_table(result.recovery, "planted_band_recovery")
+    study.save_table(result.cost, "selection_cost")
+    study.save_table(importance, "importance_per_fold")
+    _save_summary(study, curves_df, sels, list(multiclass.tests))
+    return result
+
+
+def _save_summary(study: Study, curves: pd.DataFrame, sels: dict, tests: list[str]) -> None:
+    out = {}
+    for key in sels:
+        method, task = key.split("/")
+        c = curves[(curves["method"] == method) & (curves["task"] == task)]
+        out[key] = {str(n): float(s) for n, s in zip(c["n_bands"], c["score_mean"])}
+    claim = curves[(curves["method"] == "IS") & (curves["task"] == "binary")]
+    best = sels["IS/multiclass"]
+    best_row = best.frame().iloc[best.best_round]
+    metric = best.params["select_metric"]
+    study.save_summary({"curves": out, "flops_ratio": {str(n): float(r) for n, r in zip(claim["n_bands"],
+                                                                                       claim["flops_ratio"])},
+                        "score_std_64": float(claim[claim["n_bands"] == claim["n_bands"].max()]["score_std"].iloc[0]),
+                        "best_n_bands": int(best_row["n_bands"]),
+                        "best_test_score": {name: _float_or_none(best_row.get(f"{name}_{metric}"))
+                                            for name in tests},
+                        "kept_bands_multiclass": list(best.kept_bands)})
+
+
+def _float_or_none(x) -> float | None:
+    return None if x is None or (isinstance(x, float) and np.isnan(x)) else float(x)
+
+
+def selection_example(study: Study, data: StudyData, result: BandRetention) -> tuple[np.ndarray, list[int]]:
+    """A (F, T) log-Mel of the first abnormal training cycle, and the planted bands ([] for real data)."""
+    y = data.train.y.numpy()
+    idx = int(np.flatnonzero(y != 0)[0]) if (y != 0).any() else 0
+    return data.train.x[idx, 0].numpy(), informative_bands(data.truth)
+
+
+def model_agnostic(study: Study, data: StudyData) -> pd.DataFrame:
+    """FBS in the patch transformer with Integrated Gradients: a row per IS round.
+
+    IS stops as the paper's does, once a round fails to improve the validation score (patience 1).
+
+    Columns: backbone, bands ("all 64" or "FBS: n"), n_bands, score (validation mean of the selection
+    metric), score_std, ``<test>_score`` per named test set, gmacs, best (the round IS keeps).
+    """
+    sel = _is(study, data, LAMBDA[data.task], method="ig", patience=1, backbone="transformer", tsa="none")
+    sel.save(study.out / "selection_transformer_ig.json")
+    c = _curve(sel, data.task, list(data.tests))
+    full = int(c["n_bands"].max())
+    table = pd.DataFrame({"backbone": "transformer", "n_bands": c["n_bands"],
+                          "bands": [f"all {n}" if n == full else f"FBS: {n}" for n in c["n_bands"]],
+                          "score": c["score_mean"], "score_std": c["score_std"],
+                          **{f"{name}_score": c[f"{name}_score"] for name in data.tests},
+                          "gmacs": c["gmacs"], "best": c["best"]})
+    reduced = table.iloc[1:]
+    top = reduced.loc[reduced["score"].idxmax()] if len(reduced) else table.iloc[0]
+    study.save_summary({"score_full": float(table["score"].iloc[0]), "score_fbs": float(top["score"]),
+                        "n_bands_fbs": int(top["n_bands"]), "best_n_bands": int(table[table["best"]]["n_bands"].iloc[0]),
+                        "trainings": int(sel.cost["trainings"])})
+    return table

@@ -1,0 +1,156 @@
+"""Beyond the paper: attribution agreement, missing or wrong age, and the effect of lambda."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from ..age import AgeRouter
+from ..attribution import attribution_layer, band_attributions
+from ..datasets.base import FeatureSet
+from ..fbs import importance_selection
+from ..metrics import scores
+from .config import Study
+from .data import StudyData, informative_bands
+from .tables import cross_validate, fit_router, train_config
+
+AGREEMENT_METHODS = ("gradcam", "ig")
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two (F,) vectors (average ranks for ties)."""
+    ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def attribution_agreement(study: Study, data: StudyData) -> pd.DataFrame:
+    """Spearman rho between per-band importances of every (method, fold) pair of the CNN-TSA fold models.
+
+    Importance per band = attribution on the fold's validation data, mean over classes. Returns rows
+    (a, b, method_a, method_b, fold_a, fold_b, rho) for every ordered pair, a == b included (rho 1).
+    """
+    cv = cross_validate(study, data, train_config(study, data))
+    imp = {}
+    for j, fit in enumerate(cv.fits):
+        val = data.train.subset(cv.folds[j % len(cv.folds)][1])
+        for m in AGREEMENT_METHODS:
+            a = band_attributions(fit.model, val, m, batch_size=study.profile.batch_size,
+                                  layer=attribution_layer(fit.model.arch["backbone"], m)).numpy()  # (C, F)
+            imp[(m, j)] = np.nanmean(a, axis=0)
+    rows = [{"a": f"{ma} f{ja}", "b": f"{mb} f{jb}", "method_a": ma, "method_b": mb, "fold_a": ja, "fold_b": jb,
+             "rho": _spearman(imp[(ma, ja)], imp[(mb, jb)])}
+            for (ma, ja), (mb, jb) in itertools.product(imp, imp)]
+    return pd.DataFrame(rows)
+
+
+def agreement_summary(agreement: pd.DataFrame) -> dict[str, float]:
+    """Mean rho between methods on the same fold, and within each method across folds."""
+    off = agreement[agreement["a"] != agreement["b"]]
+    same_fold = off[(off["method_a"] != off["method_b"]) & (off["fold_a"] == off["fold_b"])]
+    out = {"gradcam_vs_ig_same_fold": float(same_fold["rho"].mean())}
+    for m in AGREEMENT_METHODS:
+        within = off[(off["method_a"] == m) & (off["method_b"] == m)]
+        out[f"{m}_across_folds"] = float(within["rho"].mean()) if len(within) else float("nan")
+    return out
+
+
+def band_recovery(study: Study, data: StudyData) -> pd.DataFrame:
+    """Which attribution finds the planted bands? Top-k precision of each method's band ranking.
+
+    On each CNN-TSA fold model (the cross-validation of notebook 2's post placement, from the run cache),
+    the bands are ranked by attribution on the fold's validation data (mean over classes); the top k,
+    k = the number of planted bands, are compared with the synthetic corpus's planted bands. A random
+    ranking's expected precision is k / F. Real data has no planted bands: an empty table.
+
+    Returns rows (method, fold, k, precision, chance).
+    """
+    planted = set(informative_bands(data.truth))
+    cols = ["method", "fold", "k", "precision", "chance"]
+    if not planted:
+        return pd.DataFrame(columns=cols)
+    cv = cross_validate(study, data, train_config(study, data))
+    backbone = cv.fits[0].model.arch["backbone"]
+    methods = [(f"Grad-CAM, block {attribution_layer(backbone, 'gradcam')} (the study's)", "gradcam",
+                attribution_layer(backbone, "gradcam")),
+               ("Grad-CAM, last block", "gradcam", None), ("Integrated Gradients", "ig", None),
+               ("saliency", "saliency", None)] if backbone != "transformer" else [("Integrated Gradients", "ig", None)]
+    k, n_bands, rows = len(planted), data.train.n_bands, []
+    for j, fit in enumerate(cv.fits):
+        val = data.train.subset(cv.folds[j % len(cv.folds)][1])
+        for name, method, layer in methods:
+            imp = np.nanmean(band_attributions(fit.model, val, method, layer=layer,
+                                               batch_size=study.profile.batch_size).numpy(), axis=0)  # (F,)
+            top = set(np.argsort(-imp, kind="stable")[:k].tolist())
+            rows.append({"method": name, "fold": j, "k": k, "precision": len(top & planted) / k,
+                         "chance": k / n_bands})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def age_robustness(study: Study, data: StudyData) -> pd.DataFrame:
+    """The age router on each named test set with true, missing and wrong (swapped) age groups.
+
+    Returns rows (test_set, condition, AS, Sp, Se, to_pediatric, to_adult, fallbacks, n): where the router
+    sent the cycles; fallbacks went to the unified model (age unknown, or no model for the group).
+    """
+    router = fit_router(study, data).router
+    rows = []
+    for test_name, test in data.tests.items():
+        rows += _robustness_rows(router, test_name, test)
+    return pd.DataFrame(rows)
+
+
+def _robustness_rows(router: AgeRouter, test_name: str, data: FeatureSet) -> list[dict]:
+    groups = data.meta["age_group"].to_numpy(dtype=object)
+    swap = {"pediatric": "adult", "adult": "pediatric"}
+    conditions = {
+        "true age": groups,
+        "age missing": np.full(len(groups), None, dtype=object),
+        "half missing": np.where(np.arange(len(groups)) % 2 == 0, None, groups),
+        "wrong group": np.array([swap.get(g) for g in groups], dtype=object),
+    }
+    rows = []
+    for name, g in conditions.items():
+        test = replace(data, meta=data.meta.assign(age_group=g))
+        pred = router.predict_logits(test).argmax(1).numpy()
+        s = scores(test.y.numpy(), pred, n_classes=test.n_classes)
+        c = router.last_counts
+        rows.append({"test_set": test_name, "condition": name, "AS": s["AS"], "Sp": s["Sp"], "Se": s["Se"],
+                     "to_pediatric": c.get("pediatric", 0), "to_adult": c.get("adult", 0),
+                     "fallbacks": c["fallback_missing_age"] + c["fallback_no_model"], "n": len(groups)})
+    return rows
+
+
+def lambda_sweep(study: Study, *, binary: StudyData, multiclass: StudyData) -> pd.DataFrame:
+    """IS with each lambda on both tasks, stopping as the paper does (patience 1).
+
+    Returns rows (task, lambda, score, n_bands, trainings): score is the best round's validation score.
+    Lambdas 0, 0.5, 1 (0 to 1 by 0.25 in the ``paper`` profile).
+    """
+    p = study.profile
+    lams = (0.0, 0.25, 0.5, 0.75, 1.0) if p.name == "paper" else (0.0, 0.5, 1.0)
+    rows = []
+    for task, data in (("binary", binary), ("multiclass", multiclass)):
+        cfg = train_config(study, data)
+        for lam in lams:
+            sel = importance_selection(data.train, cfg, k=p.folds, r=p.band_step, lam=lam, patience=1,
+                                       min_bands=p.min_bands, seeds=range(p.seeds), root=study.runs_dir, tests=data.tests,
+                                       layer=attribution_layer(cfg.backbone, "gradcam"))
+            best = sel.frame().iloc[sel.best_round]
+            metric = sel.params["select_metric"]
+            rows.append({"task": task, "lambda": lam, "score": float(best[f"val_{metric}"]),
+                         "n_bands": int(best["n_bands"]), "trainings": int(sel.cost["trainings"])})
+    return pd.DataFrame(rows)
+
+
+def finish_beyond(study: Study, agreement: pd.DataFrame, robustness: pd.DataFrame, sweep: pd.DataFrame) -> None:
+    """Write notebook 07's summary: agreement means, age robustness, best lambda per task."""
+    ties = {t: sorted(g.loc[np.isclose(g["score"], g["score"].max()), "lambda"].tolist())
+            for t, g in sweep.groupby("task")}
+    best = {t: float(np.mean(v)) for t, v in ties.items()}  # several tied lambdas: their mean
+    study.save_summary({"agreement": agreement_summary(agreement), "best_lambda": best, "lambda_ties": ties,
+                        "lambdas": sorted(sweep["lambda"].unique().tolist()),
+                        "age_robustness": robustness.to_dict("records")})

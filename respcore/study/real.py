@@ -1,0 +1,84 @@
+"""Notebook 08: the committed snapshots of study runs on REAL data (``respcore.study.snapshot``), drawn with
+the same plot functions as the other pages; nothing is trained here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import plots
+from .config import Study
+from .published import FIG2_PEAK_BANDS
+from .snapshot import load, snapshot_folders
+from .tables import table2_paper
+
+
+@dataclass
+class RealSnapshot:
+    """One snapshot as the page shows it: a banner (markdown: data, profile, fingerprint, code) and
+    ``figures``, (name, figure, table) per result the snapshot holds."""
+
+    name: str
+    banner: str
+    figures: list[tuple[str, Any, pd.DataFrame]] = field(default_factory=list)
+
+
+def real_snapshots(study: Study) -> list[RealSnapshot]:
+    """Every snapshot under the study's ``real_dir``, with its figures; saves the page's summary.
+
+    Raises:
+        ValueError: a snapshot folder is not well formed (``snapshot.check`` names its problems).
+    """
+    out = [_snapshot(folder) for folder in snapshot_folders(study.real_dir)]
+    study.save_summary({"snapshots": [s.name for s in out]}, dataset="+".join(s.name for s in out) or "none",
+                       real_data=bool(out))
+    return out
+
+
+def no_snapshot_note(study: Study) -> str:
+    """The page's note when no snapshot is committed under ``real_dir``."""
+    return (f":::{{admonition}} No real-data results\n:class: warning\n\nNo snapshot was found under "
+            f"`{study.real_dir}`. Run `make study DATA=sprsound DATA_ROOT=...`, then `python -m "
+            "respcore.study.snapshot write results results/real/<name>`.\n:::\n")
+
+
+def _snapshot(folder: Path) -> RealSnapshot:
+    meta, tables = load(folder)
+    p, fp = meta["profile"], meta["data_fingerprint"]
+    label = f"REAL {meta['dataset'].upper()}, {p['name']} profile"
+    banner = (f":::{{admonition}} {label}: `{folder.name}`\n:class: important\n\nNotebooks "
+              f"{', '.join(meta['notebooks'])} of this study, run on the real recordings by `make study "
+              f"DATA={meta['dataset']}` in the **{p['name']}** profile (epochs {p['epochs']}, {p['folds']} "
+              f"patient-wise folds of the training patients, {p['seeds']} seed(s), width x{p['width']}, "
+              f"{p['cycle_seconds']:g} s cycles, FBS step {p['band_step']} bands). Epochs and FBS rounds are "
+              f"chosen on validation patients; test figures are those models on each named test set. Data "
+              f"fingerprint `{fp['sha1']}` ({fp['n_files']} files); code {', '.join(meta['code_versions'])}; "
+              f"kept {meta['snapshot_utc']}.\n:::\n")
+    return RealSnapshot(name=folder.name, banner=banner, figures=_figures(tables, label))
+
+
+def _figures(tables: dict[str, dict[str, pd.DataFrame]], label: str) -> list[tuple[str, Any, pd.DataFrame]]:
+    out = []
+    tsa = tables.get("02_tsa_placement", {}).get("table1_tsa_placement")
+    if tsa is not None:
+        out.append(("tsa_placement", plots.tsa_ablation(tsa, label), tsa))
+    curves = tables.get("03_band_retention", {}).get("band_retention")
+    if curves is not None:
+        out.append(("band_retention", plots.band_retention(curves, FIG2_PEAK_BANDS, label), curves))
+    age = tables.get("04_age", {}).get("table2_age")
+    if age is not None:
+        fig = plots.grouped_bars(age, x="subset", y="AS", hue="model", ylabel="AS (%)",
+                                 title="Age-specific vs unified models (Table II)", data_label=label,
+                                 paper=table2_paper())
+        out.append(("age_models", fig, age))
+    sota = tables.get("05_sota", {}).get("sota")
+    if sota is not None:
+        out.append(("sota", plots.sota(sota, label), sota))
+    agnostic = tables.get("06_model_agnostic", {}).get("model_agnostic")
+    if agnostic is not None:
+        fig = plots.grouped_bars(agnostic, x="backbone", y="score", hue="bands", ylabel="validation score (%)",
+                                 title="FBS in a transformer (IG attributions)", data_label=label)
+        out.append(("model_agnostic", fig, agnostic))
+    return out

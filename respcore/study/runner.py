@@ -1,0 +1,210 @@
+"""The whole study in one command: corpus, every notebook through papermill, then the Jupyter Book.
+
+    python -m respcore.study --profile cpu --dataset synthetic --data-root '' --device auto
+
+Steps: (1) for ``--dataset synthetic`` with no data root, generate the built-in corpus (cached on disk);
+(2) execute each notebook of ``notebooks/`` with papermill into ``book/``, passing the same flat
+parameters to all; any failure stops the study, and the failed notebook is moved out of ``book/`` so
+that no page with a traceback can ever be rendered; (3) ``jupyter-book build book``; (4) print where
+the HTML is. Results of each notebook land in ``<out-dir>/<notebook>/``.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+from ..datasets import DATASETS
+from ..profiles import PROFILES
+from .config import synthetic_corpus
+
+# Execution order; the scorecard reads every other notebook's results, so it runs last.
+NOTEBOOKS: tuple[str, ...] = (
+    "01_data", "02_tsa_placement", "03_band_retention", "04_age", "05_sota", "06_model_agnostic",
+    "07_beyond_paper", "08_real_data", "scorecard",
+)
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class StudyError(RuntimeError):
+    """A step of the study failed; the message names the step and where to look."""
+
+
+@dataclass
+class StudyConfig:
+    """Everything the runner needs; the notebook parameters are a flat subset of it."""
+
+    profile: str = "cpu"
+    dataset: str = "synthetic"
+    data_root: str = ""  # "" with dataset="synthetic": generate the built-in corpus
+    device: str = "auto"
+    epochs: int = 0  # 0: the profile's value
+    folds: int = 0
+    seeds: int = 0
+    root: Path = field(default_factory=Path.cwd)  # repository root: notebooks/, book/, _config.yml
+    out_dir: str = "results"  # relative to root unless absolute
+    cache_dir: str = "cache"  # feature and run caches, relative to root unless absolute
+    real_dir: str = "results/real"  # committed real-data snapshots (notebook 08, the scorecard)
+    notebooks: tuple[str, ...] = NOTEBOOKS
+    build_book: bool = True
+    verbose: bool = False  # stream each notebook's cell output (tqdm bars included) to the terminal
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {sorted(PROFILES)}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {list(DATASETS)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown device {self.device!r}; choose one of {list(DEVICES)}")
+        if self.dataset != "synthetic" and not self.data_root:
+            raise ValueError(f"dataset {self.dataset!r} needs --data-root (the folder you downloaded)")
+        for n in ("epochs", "folds", "seeds"):
+            if getattr(self, n) < 0:
+                raise ValueError(f"{n} must be >= 0 (0 means the profile's value)")
+        unknown = sorted(set(self.notebooks) - set(NOTEBOOKS))
+        if unknown:
+            raise ValueError(f"unknown notebooks {unknown}; choose from {list(NOTEBOOKS)}")
+        self.root = Path(self.root).resolve()
+
+    def path(self, folder: str) -> Path:
+        """``folder`` as an absolute path (relative paths are under ``root``)."""
+        return Path(folder) if Path(folder).is_absolute() else self.root / folder
+
+    @property
+    def results(self) -> Path:
+        return self.path(self.out_dir)
+
+    def parameters(self, data_root: str) -> dict:
+        """The flat literals injected into every notebook's ``parameters`` cell."""
+        return {"dataset": self.dataset, "data_root": data_root, "profile": self.profile,
+                "epochs": self.epochs, "folds": self.folds, "seeds": self.seeds, "device": self.device,
+                "out_dir": str(self.results), "cache_dir": str(self.path(self.cache_dir)),
+                "real_dir": str(self.path(self.real_dir))}
+
+
+def _log(msg: str) -> None:
+    print(f"[study {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def prepare_data(cfg: StudyConfig) -> str:
+    """The data root every notebook reads: the user's folder, or the generated synthetic corpus."""
+    if cfg.dataset != "synthetic" or cfg.data_root:
+        root = Path(cfg.data_root).expanduser().resolve()
+        if not root.is_dir():
+            raise StudyError(f"data root {root} is not a folder")
+        return str(root)
+    _log(f"generating the built-in synthetic corpus for profile {cfg.profile!r} (cached)")
+    path, _ = synthetic_corpus(cfg.profile, root=cfg.path(cfg.cache_dir) / "synthetic")
+    _log(f"corpus at {path}")
+    return str(path)
+
+
+def run_notebook(name: str, cfg: StudyConfig, params: dict) -> Path:
+    """Execute ``notebooks/<name>.ipynb`` into ``book/<name>.ipynb``; raise ``StudyError`` if it fails."""
+    src = cfg.root / "notebooks" / f"{name}.ipynb"
+    dst = cfg.root / "book" / f"{name}.ipynb"
+    if not src.is_file():
+        raise StudyError(f"notebook {src} is missing")
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cfg.root), kernel_name="python3",
+                            language="python", progress_bar=True, log_output=cfg.verbose, report_mode=False)
+    except Exception as err:  # papermill's execution error, a dead kernel, a bad parameter ...
+        failed = cfg.root / "_build" / "failed" / f"{name}.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        where = "no executed copy was written"
+        if dst.exists():
+            shutil.move(str(dst), str(failed))  # never leave a traceback page for the book to render
+            where = f"executed copy with the error: {failed}"
+        raise StudyError(f"notebook {name} failed; {where}\n{err}") from err
+    _hide_parameter_cells(dst)
+    return dst
+
+
+def _hide_parameter_cells(path: Path) -> None:
+    """Collapse the parameter cells in the book (each page's banner states the parameters in words)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, path)
+
+
+def build_book(root: Path) -> Path:
+    """``jupyter-book build book`` from ``root``; returns the path of ``index.html``."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"), "build", "book"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise StudyError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}"
+                         f"\n{proc.stderr[-3000:]}")
+    missing = [line for line in proc.stdout.splitlines() + proc.stderr.splitlines()
+               if "nonexisting document" in line]
+    if missing:
+        raise StudyError("the book's table of contents names pages that do not exist:\n" + "\n".join(missing))
+    index = root / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise StudyError(f"jupyter-book reported success but {index} is missing")
+    return index
+
+
+def run_study(cfg: StudyConfig) -> Path | None:
+    """Run the study; returns the HTML index (None when ``build_book`` is off)."""
+    start = time.time()
+    data_root = prepare_data(cfg)
+    params = cfg.parameters(data_root)
+    _log(f"profile={cfg.profile} dataset={cfg.dataset} device={cfg.device} results -> {cfg.results}")
+    for i, name in enumerate(cfg.notebooks, 1):
+        t0 = time.time()
+        _log(f"[{i}/{len(cfg.notebooks)}] notebooks/{name}.ipynb -> book/{name}.ipynb")
+        run_notebook(name, cfg, params)
+        _log(f"[{i}/{len(cfg.notebooks)}] {name} done in {time.time() - t0:.0f} s")
+    index = None
+    if cfg.build_book:
+        _log("building the book: jupyter-book build book")
+        index = build_book(cfg.root)
+        _log(f"book built: {index}")
+    _log(f"study finished in {time.time() - start:.0f} s")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m respcore.study", description=__doc__.splitlines()[0])
+    p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    p.add_argument("--dataset", default="synthetic", choices=DATASETS)
+    p.add_argument("--data-root", default="", help="dataset folder; '' with synthetic generates the corpus")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--epochs", type=int, default=0, help="0: the profile's value")
+    p.add_argument("--folds", type=int, default=0, help="0: the profile's value")
+    p.add_argument("--seeds", type=int, default=0, help="0: the profile's value")
+    p.add_argument("--out-dir", default="results", help="results folder (one subfolder per notebook)")
+    p.add_argument("--cache-dir", default="cache", help="feature and run caches (a finished training is reused)")
+    p.add_argument("--real-dir", default="results/real", help="committed real-data snapshots the book shows")
+    p.add_argument("--root", default=".", help="repository root holding notebooks/, book/ and _config.yml")
+    p.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks (in study order)")
+    p.add_argument("--no-book", action="store_true", help="run the notebooks but do not build the book")
+    p.add_argument("-v", "--verbose", action="store_true", help="stream notebook output to the terminal")
+    a = p.parse_args(argv)
+    notebooks = tuple(n for n in NOTEBOOKS if n in a.only) if a.only else NOTEBOOKS
+    try:
+        cfg = StudyConfig(profile=a.profile, dataset=a.dataset, data_root=a.data_root, device=a.device,
+                          epochs=a.epochs, folds=a.folds, seeds=a.seeds, root=Path(a.root),
+                          out_dir=a.out_dir, cache_dir=a.cache_dir, real_dir=a.real_dir, notebooks=notebooks, build_book=not a.no_book, verbose=a.verbose)
+        index = run_study(cfg)
+    except (ValueError, StudyError) as err:
+        print(f"study failed: {err}", file=sys.stderr)
+        return 1
+    if index is not None:
+        print(f"The study is at {index}  (file://{index})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Patient-wise K-fold cross-validation inside a training set (PAPER.md, "Training").
+
+Each (fold, seed) is an independent cached run, ``<root>/<key>/``, keyed by the config, the data's
+fingerprint and the fold's indices: an interrupted cross-validation redoes no finished fold. The folds
+are written next to the summary as ``<root>/cv-<key>/folds.txt`` (``patient<TAB>fold``, see
+``respcore.train.splits``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..datasets.base import FeatureSet
+from ..fileio import atomic_write, stable_hash, write_json
+from ..metrics import SCORE_KEYS
+from . import runs
+from .config import TrainConfig
+from .fit import FitResult, Tests, as_tests, data_key, fit, with_config_bands
+from .splits import Folds, check_folds, patient_folds, save_folds
+
+
+@dataclass
+class CVResult:
+    """Cross-validation of one config: a row per (fold, seed) in ``runs`` (columns ``fold``, ``seed``,
+    ``best_epoch``, ``val_*``, ``<test>_*`` and ``<test>_on_test_*`` per named test set, ``seconds``,
+    ``trained``, ``path``)."""
+
+    runs: pd.DataFrame
+    fits: list[FitResult]  # per row of ``runs``, same order
+    folds: Folds
+    config: TrainConfig  # seed replaced per row
+    path: Path  # the cv folder: folds as text and summary.csv
+    tests: tuple[str, ...] = ()  # names of the test sets scored
+
+    def mean(self, split: str = "val") -> dict[str, float]:
+        """Mean over folds and seeds of ``split`` scores: "val", a test set's name ("test", "inter") or
+        ``"<name>_on_test"`` (each test set's best epoch on itself)."""
+        return self._agg(split, "mean")
+
+    def std(self, split: str = "val") -> dict[str, float]:
+        """Sample standard deviation (ddof 1; 0 for a single run) over folds and seeds."""
+        return self._agg(split, "std")
+
+    def _agg(self, split: str, how: str) -> dict[str, float]:
+        cols = [f"{split}_{k}" for k in SCORE_KEYS if f"{split}_{k}" in self.runs]
+        if not cols:
+            raise ValueError(f"no {split!r} scores in this cross-validation (test sets: {list(self.tests)})")
+        values = self.runs[cols].agg(how, ddof=1) if how == "std" else self.runs[cols].agg(how)
+        if how == "std" and len(self.runs) < 2:
+            values = values.fillna(0.0)
+        return {c[len(split) + 1:]: float(v) for c, v in values.items()}
+
+    @property
+    def val_mean(self) -> dict[str, float]:
+        return self.mean("val")
+
+    @property
+    def val_std(self) -> dict[str, float]:
+        return self.std("val")
+
+    @property
+    def paths(self) -> list[Path]:
+        return [Path(p) for p in self.runs["path"]]
+
+    @property
+    def trainings(self) -> int:
+        """Number of trainings this cross-validation stands for (cached or not)."""
+        return len(self.runs)
+
+    @property
+    def seconds(self) -> float:
+        """Training wall time of all its runs (as measured when each was trained)."""
+        return float(self.runs["seconds"].sum())
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and std rows of every score column."""
+        splits = ["val", *self.tests, *(f"{t}_on_test" for t in self.tests)]
+        cols = [f"{p}_{k}" for p in splits for k in SCORE_KEYS if f"{p}_{k}" in self.runs]
+        return self.runs[cols].agg(["mean", "std"])
+
+
+def cross_validate(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int] = (0,),
+                   tests: FeatureSet | Tests | None = None, root: str | Path = "runs",
+                   folds: Folds | None = None, fold_seed: int = 0, progress: bool = True) -> CVResult:
+    """K-fold patient-wise cross-validation of ``config`` on ``data``, repeated for each seed.
+
+    Each fold model is chosen on its validation fold and scored on every named test set (``tests``, as in
+    :func:`respcore.train.fit`). ``folds`` (list of (train_idx, val_idx)) overrides the patient-wise folds
+    drawn with ``fold_seed``.
+    """
+    data = with_config_bands(data, config)
+    tests = {name: with_config_bands(d, config) for name, d in as_tests(tests).items()}
+    folds = check_folds(folds, len(data), k) if folds is not None else make_folds(data, k, fold_seed)
+    root = Path(root)
+    fold_fps = [runs.index_fingerprint(va) for _, va in folds]
+    shared = data_key(data, None, tests)
+    cv_key = stable_hash({"config": config.cache_key(), **shared, "folds": fold_fps, "seeds": list(seeds)})
+    cv_dir = root / f"cv-{cv_key}"
+    save_folds(folds, data.groups, cv_dir / "folds.txt")
+    rows, fits = [], []
+    jobs = [(i, s) for s in seeds for i in range(len(folds))]
+    for i, seed in tqdm(jobs, desc="folds", leave=False, disable=not progress):
+        cfg = replace(config, seed=int(seed))
+        tr, va = folds[i]
+        key = runs.run_key(cfg.cache_key(), **shared, train_idx=runs.index_fingerprint(tr), val_idx=fold_fps[i])
+        result = fit(data.subset(tr), data.subset(va), cfg, tests=tests, run_dir=root / key, key=key,
+                     progress=progress)
+        fits.append(result)
+        rows.append(_row(i, seed, result))
+    table = pd.DataFrame(rows)
+    atomic_write(cv_dir / "summary.csv", lambda tmp: table.to_csv(tmp, index=False))
+    write_json(cv_dir / "cv.json", {"config": config.to_dict(), "k": len(folds), "seeds": list(seeds),
+                                     **shared, "runs": table["path"].tolist()})
+    return CVResult(runs=table, fits=fits, folds=folds, config=config, path=cv_dir, tests=tuple(tests))
+
+
+def make_folds(data: FeatureSet, k: int, seed: int = 0) -> Folds:
+    """Patient-wise folds of ``data`` (no patient in two folds)."""
+    folds = patient_folds(data.groups, data.y.numpy(), k, seed)
+    return check_folds(folds, len(data), k)
+
+
+def _row(fold: int, seed: int, result: FitResult) -> dict:
+    row = {"fold": fold, "seed": seed, "best_epoch": result.best_epoch}
+    parts = [("val", result.val_scores)]
+    parts += [(name, s) for name, s in result.test_scores.items()]
+    parts += [(f"{name}_on_test", s) for name, s in result.test_scores_best_epoch_on_test.items()]
+    for prefix, scores in parts:
+        for key, value in (scores or {}).items():
+            row[f"{prefix}_{key}"] = value
+    row.update(seconds=result.seconds, trained=result.trained, path=str(result.path))
+    return row
