@@ -7,6 +7,8 @@ PROFILE ?= cpu
 DATA ?= synthetic
 DATA_ROOT ?=
 DEVICE ?= auto
+WORKERS ?= 0
+ADDRESS ?=
 LOCK   := requirements/lock.txt
 UV_VERSION := 0.13.9
 
@@ -22,7 +24,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK) tools/check_install.py
 setup: $(VENV)/.installed
 
 study: setup
-	$(PY) -m respcore.study --profile $(PROFILE) --dataset $(DATA) --data-root '$(DATA_ROOT)' --device $(DEVICE)
+	$(PY) -m respcore.study --profile $(PROFILE) --dataset $(DATA) --data-root '$(DATA_ROOT)' --device $(DEVICE) --workers $(WORKERS) --address '$(ADDRESS)'
 
 test: setup
 	$(PY) -m pytest -q
@@ -34,7 +36,7 @@ book: setup
 # and Python the project supports (a universal lock, with markers). Review the diff, then `make test`.
 lock:
 	test -x .lock-venv/bin/uv || ($(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q uv==$(UV_VERSION))
-	.lock-venv/bin/uv pip compile pyproject.toml requirements/build.in --extra test --extra book \
+	.lock-venv/bin/uv pip compile pyproject.toml requirements/build.in --extra grid --extra test --extra book \
 	  --constraints requirements/pins.txt --universal --python-version 3.10 \
 	  --custom-compile-command 'make lock' --no-emit-package respcore -o $(LOCK)
 

@@ -15,9 +15,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from respcore.experiments import load_data, setup
-from respcore.experiments.data import informative_bands
-from respcore.experiments.tables import cross_validate, train_config
+from respcore.study import informative_bands, load_data, setup
+from respcore.study.tables import cross_validate, train_config
 from respcore.fbs import band_attributions, importance_scores
 
 METHODS = (("gradcam", None), ("gradcam", 1), ("gradcam", 2), ("saliency", None), ("ig", None))
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         data = load_data(study, task)
         planted = set(informative_bands(data.truth))
         k = len(planted)
-        cv = cross_validate(study, data.train, train_config(study, data))  # cached by the study
+        cv = cross_validate(study, data, train_config(study, data))  # cached by the study
         for method, layer in METHODS:
             attrs = torch.stack([
                 band_attributions(fit.model, data.train.subset(cv.folds[j % len(cv.folds)][1]), method,

@@ -23,7 +23,9 @@ seeds = 0  # 0: the profile's value
 device = "auto"  # "auto", "cpu" or "cuda"
 out_dir = "results"  # tables, figures and parameters go to out_dir/<notebook>/
 cache_dir = "cache"  # features and finished trainings (the run cache) are kept here
-real_dir = "results/real"  # committed snapshots of study runs on real data (page 8, scorecard)'''
+real_dir = "results/real"  # committed snapshots of study runs on real data (page 8, scorecard)
+workers = 1  # trainings at once: 1 in this kernel, 0 every core (a local Ray instance), N
+address = ""  # an existing Ray cluster (HOST:PORT) to run the trainings on'''
 
 IMPORTS = '''\
 from IPython.display import Markdown, display
@@ -35,7 +37,7 @@ from respcore.study import plots'''
 def setup_cell(name: str) -> str:
     return (f'study = ex.setup("{name}", dataset=dataset, data_root=data_root, profile=profile, epochs=epochs,\n'
             '                 folds=folds, seeds=seeds, device=device, out_dir=out_dir, cache_dir=cache_dir,\n'
-            '                 real_dir=real_dir)\n'
+            '                 real_dir=real_dir, workers=workers, address=address)\n'
             'display(Markdown(study.header()))')
 
 
@@ -203,6 +205,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "    display(Markdown(snap.banner))\n"
                  "    for name, fig, table in snap.figures:\n"
                  "        study.save_figure(fig, f'{snap.name}_{name}')\n"
+                 "        study.save_table(table, f'{snap.name}_{name}')\n"
                  "        display(table)"),
     ],
     "scorecard": [

@@ -15,8 +15,10 @@ from torch import Tensor, nn
 
 from .datasets.base import AGE_GROUPS, FeatureSet, age_group
 from .metrics import SCORE_KEYS, scores
-from .train import TrainConfig, as_tests, fit, make_folds, predict_logits
-from .train.fit import Tests
+from .train import TrainConfig, make_folds, predict_logits
+from .train import as_tests, runs
+from .train.fit import Tests, data_key
+from .train.grid import Executor, SerialExecutor, TrainJob
 
 FALLBACK = "fallback"
 
@@ -111,25 +113,29 @@ class AgeModels:
 
 
 def train_age_models(train: FeatureSet, config: TrainConfig, *, tests: FeatureSet | Tests, k: int = 5,
-                     fold_seed: int = 0,
-                     root: str | Path = "runs", progress: bool = True) -> AgeModels:
+                     fold_seed: int = 0, root: str | Path = "runs", progress: bool = True,
+                     executor: Executor | None = None) -> AgeModels:
     """Train pediatric-only, adult-only and unified models; score each on each age group's subset of
     every named test set (``tests``: a mapping, or one ``FeatureSet`` meaning ``{"test": it}``).
 
     Each model's epoch is chosen on a held-out patient-wise fold (the first of ``k``) of its own
     training subset. The router row uses the age models where they exist, the unified one otherwise.
+    The three trainings run together on ``executor`` (default: one after another in this process).
     """
     groups = np.asarray(sample_groups(train), dtype=object)
     subsets = {g: train.subset(np.flatnonzero(groups == g)) for g in AGE_GROUPS}
     subsets["unified"] = train
-    fits, skipped = {}, {}
+    jobs, skipped = {}, {}
     for name, data in subsets.items():
         n_patients = len(np.unique(data.groups)) if len(data) else 0
         if n_patients < max(k, 2):
             skipped[name] = f"{len(data)} items from {n_patients} patients: too few for {k} patient-wise folds"
             continue
         tr, va = make_folds(data, k, fold_seed)[0]
-        fits[name] = fit(data.subset(tr), data.subset(va), config, root=root, progress=progress)
+        key = runs.run_key(config.cache_key(), **data_key(data.subset(tr), data.subset(va), {}))
+        jobs[name] = TrainJob(config, data, tr, va, {}, Path(root) / key, key)
+    results = (executor or SerialExecutor(progress=progress)).run(list(jobs.values()))
+    fits = dict(zip(jobs, results))
     if "unified" not in fits:
         raise ValueError(f"train_age_models: cannot train the unified model ({skipped['unified']})")
     router = AgeRouter({g: fits[g].model for g in AGE_GROUPS if g in fits}, fits["unified"].model)

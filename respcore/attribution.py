@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from captum.attr import IntegratedGradients, LayerGradCam, Saliency
 from torch import Tensor, nn
 
 from .datasets.base import FeatureSet
@@ -75,8 +76,6 @@ def band_attributions(model: nn.Module, data: FeatureSet, method: str = "gradcam
 def _method(model: nn.Module, method: str, layer: int | None, data: FeatureSet, ig_steps: int,
             batch_size: int) -> Callable[[Tensor, Tensor], Tensor]:
     """A function (x (b, 1, F, T), target (b,)) -> (b, 1, F, T) non-negative attribution."""
-    from captum.attr import IntegratedGradients, LayerGradCam, Saliency
-
     if method == "gradcam":
         if not hasattr(model, "conv_layer"):
             raise ValueError(f"{type(model).__name__} has no conv_layer(); use method='ig' for it")

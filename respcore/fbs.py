@@ -31,7 +31,9 @@ from .datasets.base import FeatureSet
 from .fileio import read_json, stable_hash, write_json
 from .flops import count_flops
 from .models import build_model
-from .train import CVResult, Folds, TrainConfig, as_tests, cross_validate, make_folds
+from .train import CVResult, Folds, TrainConfig, as_tests, make_folds
+from .train.cv import cross_validate_many, plan_cv
+from .train.grid import Executor, SerialExecutor
 from .train.fit import Tests
 from .train.loop import num_threads
 
@@ -131,14 +133,16 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
                          patience: int | None, min_bands: int, method: str = "gradcam",
                          layer: int | None = None, tests: FeatureSet | Tests | None = None, root: str | Path = "runs",
                          seeds: Sequence[int] = (0,), folds: Folds | None = None, fold_seed: int = 0,
-                         ig_steps: int = 16, progress: bool = True) -> BandSelection:
+                         ig_steps: int = 16, progress: bool = True,
+                         executor: Executor | None = None) -> BandSelection:
     """IS: drop the ``r`` least important bands per round (see the module docstring).
 
     ``patience=None`` runs down to ``min_bands`` (a full band-retention curve). ``method``, ``layer``
-    and ``ig_steps`` go to ``band_attributions`` (fold models on their validation folds).
+    and ``ig_steps`` go to ``band_attributions`` (fold models on their validation folds). Each round's
+    folds x seeds train together on ``executor`` (default: one after another in this process).
     """
     run = _Selection(data, config, k=k, seeds=seeds, tests=tests, root=root, folds=folds, fold_seed=fold_seed,
-                     progress=progress)
+                     progress=progress, executor=executor)
     bands = list(run.data.kept_bands)  # after any config.bands restriction
     while True:
         cv, rec = run.evaluate(bands)
@@ -160,26 +164,26 @@ def importance_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: in
 def backward_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int, min_bands: int,
                        patience: int | None = None, candidate_folds: int | None = None,
                        tests: FeatureSet | Tests | None = None, root: str | Path = "runs", seeds: Sequence[int] = (0,),
-                       folds: Folds | None = None, fold_seed: int = 0, progress: bool = True) -> BandSelection:
+                       folds: Folds | None = None, fold_seed: int = 0, progress: bool = True,
+                       executor: Executor | None = None) -> BandSelection:
     """BS: greedily drop the block of ``r`` original bands whose removal hurts validation least.
 
-    ``candidate_folds`` (default: all k) scores each candidate on its first folds only.
+    ``candidate_folds`` (default: all k) scores each candidate on its first folds only. Every candidate x
+    fold x seed of a step trains together on ``executor`` (default: one after another in this process).
     """
     run = _Selection(data, config, k=k, seeds=seeds, tests=tests, root=root, folds=folds, fold_seed=fold_seed,
-                     progress=progress)
+                     progress=progress, executor=executor)
     n_cand = len(run.folds) if candidate_folds is None else int(candidate_folds)
     if not 1 <= n_cand <= len(run.folds):
         raise ValueError(f"candidate_folds must be in 1..{len(run.folds)}, got {candidate_folds}")
     bands = list(run.data.kept_bands)  # after any config.bands restriction
     _, rec = run.evaluate(bands)
     while not run.record(rec, patience):
-        groups = sorted({b // r for b in bands})
-        trials = []
-        for g in groups:
-            rest = [b for b in bands if b // r != g]
-            if len(rest) >= min_bands and rest:
-                _, trial = run.evaluate(rest, n_folds=n_cand)
-                trials.append((trial["val"][config.select_metric], g, rest, trial))
+        groups = [g for g in sorted({b // r for b in bands})
+                  if len([b for b in bands if b // r != g]) >= max(min_bands, 1)]
+        rests = [[b for b in bands if b // r != g] for g in groups]
+        trials = [(trial["val"][config.select_metric], g, rest, trial)
+                  for g, rest, (_, trial) in zip(groups, rests, run.evaluate_many(rests, n_folds=n_cand))]
         if not trials:
             break
         best = max(trials, key=lambda t: (np.nan_to_num(t[0], nan=-np.inf), -t[1]))  # ties: lowest group
@@ -200,7 +204,7 @@ class _Selection:
 
     def __init__(self, data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int],
                  tests: FeatureSet | Tests | None, root: str | Path, folds: Folds | None, fold_seed: int,
-                 progress: bool) -> None:
+                 progress: bool, executor: Executor | None) -> None:
         tests = as_tests(tests)
         if config.bands is not None:
             data = data.with_bands(config.bands)
@@ -208,6 +212,7 @@ class _Selection:
             config = replace(config, bands=None)
         self.data, self.config, self.k, self.seeds, self.tests = data, config, k, tuple(seeds), tests
         self.root, self.progress, self.fold_seed = Path(root), progress, fold_seed
+        self.executor = executor or SerialExecutor(progress=progress)
         self.folds = folds if folds is not None else make_folds(data, k, fold_seed)  # same folds every round
         self.trajectory: list[dict] = []
         self.runs: dict[str, float] = {}  # run folder -> training seconds of every distinct training
@@ -216,10 +221,17 @@ class _Selection:
 
     def evaluate(self, bands: list[int], n_folds: int | None = None) -> tuple[CVResult, dict]:
         """Cross-validate on ``bands``; returns the CV and a trajectory record (not yet recorded)."""
+        return self.evaluate_many([bands], n_folds)[0]
+
+    def evaluate_many(self, band_sets: list[list[int]], n_folds: int | None = None) -> list[tuple[CVResult, dict]]:
+        """Cross-validate on each of ``band_sets``, every training in one batch on the executor."""
         folds = self.folds[:n_folds] if n_folds else self.folds
-        cfg = replace(self.config, bands=tuple(bands))
-        cv = cross_validate(self.data, cfg, k=len(folds), seeds=self.seeds, tests=self.tests, root=self.root,
-                            folds=folds, progress=self.progress)
+        plans = [plan_cv(self.data, replace(self.config, bands=tuple(bands)), k=len(folds), seeds=self.seeds,
+                         tests=self.tests, root=self.root, folds=folds) for bands in band_sets]
+        return [(cv, self._record(cv, bands, len(folds)))
+                for cv, bands in zip(cross_validate_many(plans, self.executor), band_sets)]
+
+    def _record(self, cv: CVResult, bands: list[int], n_folds: int) -> dict:
         for path, seconds in zip(cv.paths, cv.runs["seconds"]):  # a run reused from an earlier step is
             self.runs.setdefault(str(path), float(seconds))  # one training, counted once
         model = cv.fits[0].model
@@ -227,9 +239,9 @@ class _Selection:
         rec = {"n_bands": len(bands), "bands": list(bands), "val": cv.mean("val"), "val_std": cv.std("val"),
                "tests": {name: cv.mean(name) for name in self.tests},
                "tests_std": {name: cv.std(name) for name in self.tests},
-               "macs": cost["macs"], "params": cost["params"], "folds_used": len(folds),
+               "macs": cost["macs"], "params": cost["params"], "folds_used": n_folds,
                "trainings": self.trainings, "seconds": self.seconds}
-        return cv, rec
+        return rec
 
     @property
     def trainings(self) -> int:

@@ -14,6 +14,12 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
+import numpy
+import torch
+import torchaudio
+
+from . import __version__
+
 PROVENANCE_FIELDS = ("git_commit", "git_dirty", "source_sha1", "python", "torch", "torchaudio", "numpy", "respcore",
                      "platform", "cpu_count", "torch_threads")
 
@@ -95,12 +101,6 @@ def source_hash(package: str | Path | None = None) -> str:
 
 def environment() -> dict:
     """Code version and software versions of this process: the ``PROVENANCE_FIELDS``."""
-    import numpy
-    import torch
-    import torchaudio
-
-    from . import __version__
-
     commit, dirty = git_commit()
     return {
         "git_commit": commit,

@@ -92,3 +92,40 @@ def test_the_library_never_imports_the_study_layer() -> None:
     library = [m for m in graph if not m.startswith(STUDY_LAYER) and m != "respcore"]
     bad = {m: sorted(t for t in graph[m] if t.startswith(STUDY_LAYER)) for m in library}
     assert not {m: t for m, t in bad.items() if t}
+
+
+LAZY_OPTIONAL = {"IPython.display", "ray"}  # optional extras, loaded when used; everything else at the top
+
+
+def test_imports_sit_at_the_top_of_modules() -> None:
+    inside = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and node.module not in LAZY_OPTIONAL:
+                    inside.append(f"{path.relative_to(PACKAGE)}:{node.lineno} from {node.module}")
+                elif isinstance(node, ast.Import) and node.names[0].name not in LAZY_OPTIONAL:
+                    inside.append(f"{path.relative_to(PACKAGE)}:{node.lineno} import {node.names[0].name}")
+    assert not inside, "imports inside functions: " + ", ".join(inside)
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    private = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("respcore")):
+                private += [f"{path.relative_to(PACKAGE)}: {a.name}" for a in node.names
+                            if a.name.startswith("_") and a.name != "__version__"]
+    assert not private, "private names imported: " + ", ".join(private)
+
+
+def test_the_library_reads_no_hidden_path() -> None:
+    """Paths are arguments: no module builds a path from its own location or a relative folder name."""
+    hidden = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        for bad in ("Path(__file__).resolve().parents", 'Path("runs")', 'Path("cache")', 'Path("results")'):
+            if bad in text:
+                hidden.append(f"{path.relative_to(PACKAGE)}: {bad}")
+    assert not hidden, "hidden paths: " + ", ".join(hidden)

@@ -14,7 +14,7 @@ from respcore.fileio import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMETERS = {"dataset", "data_root", "profile", "epochs", "folds", "seeds", "device", "out_dir", "cache_dir",
-              "real_dir"}
+              "real_dir", "workers", "address"}
 
 
 def _notebook(name: str) -> nbformat.NotebookNode:
@@ -73,6 +73,7 @@ def test_toc_lists_every_notebook_and_chapter() -> None:
     ({"dataset": "esc50"}, "unknown dataset"),
     ({"device": "tpu"}, "unknown device"),
     ({"epochs": -1}, "epochs must be >= 0"),
+    ({"workers": -2}, "workers must be >= 0"),
     ({"notebooks": ("99_nope",)}, "unknown notebooks"),
 ])
 def test_study_config_rejects_bad_input(kwargs: dict, match: str) -> None:

@@ -29,7 +29,8 @@ class BandRetention:
 
 def _selection_kwargs(study: Study) -> dict:
     p = study.profile
-    return dict(k=p.folds, seeds=range(p.seeds), min_bands=p.min_bands, root=study.runs_dir, progress=True)
+    return dict(k=p.folds, seeds=range(p.seeds), min_bands=p.min_bands, root=study.runs_dir, progress=True,
+                executor=study.executor)
 
 
 def _is(study: Study, data: StudyData, lam: float, method: str = "gradcam", patience: int | None = None,
@@ -65,12 +66,21 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
     p = study.profile
     r_bs = p.band_step if p.name == "paper" else max(p.band_step, BS_MIN_STEP)
     curves, recs, costs, sels = [], [], [], {}
-    for task, data in (("binary", binary), ("multiclass", multiclass)):
-        runs = [(_is(study, data, LAMBDA[task]), p.band_step)]
-        if task == "binary" or p.name != "smoke":  # smoke: BS on the binary task only (its cost)
-            runs.append((backward_selection(data.train, train_config(study, data), r=r_bs, tests=data.tests,
-                                            candidate_folds=None if p.name == "paper" else 1,
-                                            **_selection_kwargs(study)), r_bs))
+    tasks = {"binary": binary, "multiclass": multiclass}
+    todo = [(task, "IS") for task in tasks] + [(task, "BS") for task in tasks if task == "binary" or p.name != "smoke"]
+
+    def select(item: tuple[str, str]) -> tuple[BandSelection, int]:  # the four selections are independent
+        task, method = item
+        data = tasks[task]
+        if method == "IS":
+            return _is(study, data, LAMBDA[task]), p.band_step
+        return backward_selection(data.train, train_config(study, data), r=r_bs, tests=data.tests,
+                                  candidate_folds=None if p.name == "paper" else 1,
+                                  **_selection_kwargs(study)), r_bs  # smoke: BS on the binary task only
+
+    done = dict(zip(todo, study.map(select, todo)))
+    for task, data in tasks.items():
+        runs = [done[(task, m)] for m in ("IS", "BS") if (task, m) in done]
         for sel, r in runs:
             sels[f"{sel.method}/{task}"] = sel
             sel.save(study.out / f"selection_{sel.method}_{task}.json")

@@ -132,18 +132,23 @@ def lambda_sweep(study: Study, *, binary: StudyData, multiclass: StudyData) -> p
     """
     p = study.profile
     lams = (0.0, 0.25, 0.5, 0.75, 1.0) if p.name == "paper" else (0.0, 0.5, 1.0)
-    rows = []
-    for task, data in (("binary", binary), ("multiclass", multiclass)):
+    tasks = {"binary": binary, "multiclass": multiclass}
+    todo = [(task, lam) for task in tasks for lam in lams]
+
+    def select(item: tuple[str, float]) -> dict:  # every (task, lambda) selection is independent
+        task, lam = item
+        data = tasks[task]
         cfg = train_config(study, data)
-        for lam in lams:
-            sel = importance_selection(data.train, cfg, k=p.folds, r=p.band_step, lam=lam, patience=1,
-                                       min_bands=p.min_bands, seeds=range(p.seeds), root=study.runs_dir, tests=data.tests,
-                                       layer=attribution_layer(cfg.backbone, "gradcam"))
-            best = sel.frame().iloc[sel.best_round]
-            metric = sel.params["select_metric"]
-            rows.append({"task": task, "lambda": lam, "score": float(best[f"val_{metric}"]),
-                         "n_bands": int(best["n_bands"]), "trainings": int(sel.cost["trainings"])})
-    return pd.DataFrame(rows)
+        sel = importance_selection(data.train, cfg, k=p.folds, r=p.band_step, lam=lam, patience=1,
+                                   min_bands=p.min_bands, seeds=range(p.seeds), root=study.runs_dir,
+                                   tests=data.tests, layer=attribution_layer(cfg.backbone, "gradcam"),
+                                   executor=study.executor)
+        best = sel.frame().iloc[sel.best_round]
+        metric = sel.params["select_metric"]
+        return {"task": task, "lambda": lam, "score": float(best[f"val_{metric}"]),
+                "n_bands": int(best["n_bands"]), "trainings": int(sel.cost["trainings"])}
+
+    return pd.DataFrame(study.map(select, todo))
 
 
 def finish_beyond(study: Study, agreement: pd.DataFrame, robustness: pd.DataFrame, sweep: pd.DataFrame) -> None:

@@ -8,9 +8,10 @@ trainings are cached under ``<cache_dir>/runs`` and its features under ``<cache_
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, TypeVar
 
 import pandas as pd
 
@@ -21,10 +22,13 @@ from ..fileio import read_json, write_json
 from ..profiles import Profile, get_profile
 from ..provenance import code_version
 from ..train import resolve_device
+from ..train.grid import Executor, SerialExecutor, make_executor
 
 # Flavour of the built-in corpus: it imitates ICBHI (4 classes, children and adults).
 SYNTHETIC_FLAVOR = "icbhi"
 TASKS = ("multiclass", "binary")
+GRID_PROGRESS_FILE = "grid-progress.json"  # under cache_dir: the job grid's progress, read by the runner
+T, R = TypeVar("T"), TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Study:
     out: Path  # results/<notebook>/
     cache_dir: Path  # features/ and runs/ (the run cache) live here
     real_dir: Path  # committed snapshots of real-data study runs (notebook 08 and the scorecard read them)
+    executor: Executor = field(default_factory=SerialExecutor)  # runs the trainings: serial, or a Ray grid
 
     @property
     def runs_dir(self) -> Path:
@@ -69,6 +74,15 @@ class Study:
     def facts(self) -> DatasetFacts:
         """The benchmark facts of this study's data (a synthetic corpus has its flavour's)."""
         return FACTS[synthetic_flavor(self.data_root) if self.dataset == "synthetic" else self.dataset]
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``[fn(x) for x in items]``, the calls running concurrently when the executor is a grid: for
+        independent selections (IS, BS, a lambda) whose trainings then share the grid's workers."""
+        items = list(items)
+        if self.executor.workers == 1 or len(items) < 2:
+            return [fn(x) for x in items]
+        with ThreadPoolExecutor(max_workers=len(items)) as pool:
+            return list(pool.map(fn, items))
 
     @property
     def is_real(self) -> bool:
@@ -82,7 +96,8 @@ class Study:
     def params(self) -> dict[str, Any]:
         return {"notebook": self.notebook, "dataset": self.dataset, "data_root": str(self.data_root),
                 "real_data": self.is_real, "profile": self.profile.to_dict(), "device": self.device,
-                "code_version": code_version()}
+                "code_version": code_version(), "workers": self.executor.workers,
+                "executor": type(self.executor).__name__}
 
     def header(self) -> str:
         """Markdown admonition stating data, profile and parameters, shown at the top of the page."""
@@ -131,12 +146,15 @@ def synthetic_corpus(profile: str, root: str | Path, seed: int = 0) -> tuple[Pat
 
 def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: int = 0, folds: int = 0,
           seeds: int = 0, device: str = "auto", out_dir: str = "results", cache_dir: str = "cache",
-          real_dir: str = "results/real") -> Study:
+          real_dir: str = "results/real", workers: int = 1, address: str = "") -> Study:
     """Resolve a notebook's flat parameters, create ``<out_dir>/<notebook>/`` and write ``params.json``.
 
     ``epochs``, ``folds``, ``seeds`` of 0 keep the profile's values. ``data_root`` "" with the synthetic
     dataset generates the built-in corpus under ``<cache_dir>/synthetic``. ``cache_dir`` holds the feature and run
-    caches; ``real_dir`` the committed real-data snapshots.
+    caches; ``real_dir`` the committed real-data snapshots. ``workers`` 1 trains one model at a time in
+    this process; more (0: every core) run the trainings as a job grid on Ray, on a local instance or on the
+    cluster at ``address`` (``HOST:PORT``); a GPU takes several small trainings at once (a quarter of it
+    each; a paper-profile training takes a whole one).
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
@@ -155,9 +173,13 @@ def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: 
             raise FileNotFoundError(f"data_root {root} does not exist")
     out = Path(out_dir) / notebook
     out.mkdir(parents=True, exist_ok=True)
+    device = str(resolve_device(device))
+    gpus = (1.0 if prof.width >= 1 else 0.25) if device == "cuda" else 0.0
+    executor = make_executor(workers, address=address or None, cpus_per_job=prof.threads or 1, gpus_per_job=gpus,
+                             progress_file=Path(cache_dir) / GRID_PROGRESS_FILE)
     study = Study(notebook=notebook, dataset=dataset, data_root=Path(root).resolve(), profile=prof,
-                  device=str(resolve_device(device)), out=out.resolve(), cache_dir=Path(cache_dir).resolve(),
-                  real_dir=Path(real_dir).resolve())
+                  device=device, out=out.resolve(), cache_dir=Path(cache_dir).resolve(),
+                  real_dir=Path(real_dir).resolve(), executor=executor)
     write_json(out / "params.json", {**study.params(), "python": platform.python_version()})
     return study
 

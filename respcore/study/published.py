@@ -110,11 +110,6 @@ PUBLISHED_SPRSOUND: tuple[Published, ...] = (
 )
 
 
-def claims_table() -> pd.DataFrame:
-    """One row per testable claim of the paper: key, claim, paper_value, where."""
-    return pd.DataFrame([asdict(c) for c in CLAIMS])
-
-
 def published_table(dataset: str | None = None) -> pd.DataFrame:
     """Published results (all, or those of ``dataset``): method, backbone, task, sp, se, score, source, caveat."""
     rows = [asdict(p) for p in PUBLISHED_ICBHI + PUBLISHED_SPRSOUND]

@@ -11,19 +11,25 @@ the HTML is. Results of each notebook land in ``<out-dir>/<notebook>/``.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import papermill as pm
+from tqdm.auto import tqdm
+from traitlets.config import Config
 
 from ..datasets import DATASETS
+from ..fileio import read_json
 from ..profiles import PROFILES
-from .config import synthetic_corpus
+from .config import GRID_PROGRESS_FILE, synthetic_corpus
 
 # Execution order; the scorecard reads every other notebook's results, so it runs last.
 NOTEBOOKS: tuple[str, ...] = (
@@ -52,6 +58,8 @@ class StudyConfig:
     out_dir: str = "results"  # relative to root unless absolute
     cache_dir: str = "cache"  # feature and run caches, relative to root unless absolute
     real_dir: str = "results/real"  # committed real-data snapshots (notebook 08, the scorecard)
+    workers: int = 0  # trainings at once: 0 every core (a local Ray instance), 1 one in this process (no Ray)
+    address: str = ""  # an existing Ray cluster, HOST:PORT ("" : RAY_ADDRESS, or a local instance)
     notebooks: tuple[str, ...] = NOTEBOOKS
     build_book: bool = True
     verbose: bool = False  # stream each notebook's cell output (tqdm bars included) to the terminal
@@ -65,7 +73,7 @@ class StudyConfig:
             raise ValueError(f"unknown device {self.device!r}; choose one of {list(DEVICES)}")
         if self.dataset != "synthetic" and not self.data_root:
             raise ValueError(f"dataset {self.dataset!r} needs --data-root (the folder you downloaded)")
-        for n in ("epochs", "folds", "seeds"):
+        for n in ("epochs", "folds", "seeds", "workers"):
             if getattr(self, n) < 0:
                 raise ValueError(f"{n} must be >= 0 (0 means the profile's value)")
         unknown = sorted(set(self.notebooks) - set(NOTEBOOKS))
@@ -81,12 +89,13 @@ class StudyConfig:
     def results(self) -> Path:
         return self.path(self.out_dir)
 
-    def parameters(self, data_root: str) -> dict:
-        """The flat literals injected into every notebook's ``parameters`` cell."""
+    def parameters(self, data_root: str, address: str = "") -> dict:
+        """The flat literals injected into every notebook's ``parameters`` cell (``address``: the Ray
+        cluster the notebooks join)."""
         return {"dataset": self.dataset, "data_root": data_root, "profile": self.profile,
                 "epochs": self.epochs, "folds": self.folds, "seeds": self.seeds, "device": self.device,
                 "out_dir": str(self.results), "cache_dir": str(self.path(self.cache_dir)),
-                "real_dir": str(self.path(self.real_dir))}
+                "real_dir": str(self.path(self.real_dir)), "workers": self.workers, "address": address}
 
 
 def _log(msg: str) -> None:
@@ -107,24 +116,74 @@ def prepare_data(cfg: StudyConfig) -> str:
 
 
 def run_notebook(name: str, cfg: StudyConfig, params: dict) -> Path:
-    """Execute ``notebooks/<name>.ipynb`` into ``book/<name>.ipynb``; raise ``StudyError`` if it fails."""
+    """Execute ``notebooks/<name>.ipynb`` into ``book/<name>.ipynb``; raise ``StudyError`` if it fails.
+
+    The kernel talks to papermill over local IPC sockets (not TCP); a bar over the job grid shows the
+    notebook's trainings (done / total, running, ETA)."""
     src = cfg.root / "notebooks" / f"{name}.ipynb"
     dst = cfg.root / "book" / f"{name}.ipynb"
     if not src.is_file():
         raise StudyError(f"notebook {src} is missing")
-    try:
-        pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cfg.root), kernel_name="python3",
-                            language="python", progress_bar=True, log_output=cfg.verbose, report_mode=False)
-    except Exception as err:  # papermill's execution error, a dead kernel, a bad parameter ...
-        failed = cfg.root / "_build" / "failed" / f"{name}.ipynb"
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        where = "no executed copy was written"
-        if dst.exists():
-            shutil.move(str(dst), str(failed))  # never leave a traceback page for the book to render
-            where = f"executed copy with the error: {failed}"
-        raise StudyError(f"notebook {name} failed; {where}\n{err}") from err
+    progress = cfg.path(cfg.cache_dir) / GRID_PROGRESS_FILE
+    progress.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="respcore-kernel-") as sockets, GridWatcher(progress, name) as grid:
+        kernel = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+        try:
+            pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cfg.root), kernel_name="python3",
+                                language="python", progress_bar=False, log_output=cfg.verbose, report_mode=False,
+                                config=kernel)
+        except Exception as err:  # papermill's execution error, a dead kernel, a bad parameter ...
+            failed = cfg.root / "_build" / "failed" / f"{name}.ipynb"
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            where = "no executed copy was written"
+            if dst.exists():
+                shutil.move(str(dst), str(failed))  # never leave a traceback page for the book to render
+                where = f"executed copy with the error: {failed}"
+            raise StudyError(f"notebook {name} failed; {where}\n{err}") from err
+    if grid.total:
+        _log(f"{name}: {grid.done} of {grid.total} trainings, {grid.cached} of them from the run cache")
     _hide_parameter_cells(dst)
     return dst
+
+
+class GridWatcher:
+    """Shows the job grid's progress file (written by the notebook's executor) as one bar in this
+    terminal while a notebook runs."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path, self.name = path, name
+        self.done = self.total = self.cached = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._bar = None
+
+    def __enter__(self) -> "GridWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
+        if self._bar is not None:
+            self._bar.close()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            state = read_json(self.path)
+        except (OSError, ValueError):
+            return
+        if self._bar is None:
+            self._bar = tqdm(total=0, desc=f"{self.name} trainings", unit="job", file=sys.stderr)
+            self.cached = int(state["done"])  # what the first report found finished already
+        self._bar.total = self.total = int(state["total"])
+        self._bar.n = self.done = int(state["done"])
+        self._bar.set_postfix(running=state["running"], refresh=False)
+        self._bar.refresh()
 
 
 def _hide_parameter_cells(path: Path) -> None:
@@ -155,17 +214,42 @@ def build_book(root: Path) -> Path:
     return index
 
 
+def start_grid(cfg: StudyConfig) -> tuple[str, bool]:
+    """The Ray cluster the notebooks join: ``(address, started here)``. None for ``workers=1`` without an
+    address; an existing cluster for ``--address`` or ``RAY_ADDRESS``; else a local instance with
+    ``workers`` CPUs (0: every core), started once for the whole study."""
+    address = cfg.address or os.environ.get("RAY_ADDRESS", "")
+    if address or cfg.workers == 1:
+        return address, False
+    import ray  # optional dependency (the "grid" extra): only a parallel study needs it
+
+    if ray.is_initialized():  # this process already drives a cluster: the notebooks join it
+        return ray.get_runtime_context().gcs_address, False
+    context = ray.init(num_cpus=cfg.workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                       logging_level="ERROR")
+    return context.address_info["gcs_address"], True
+
+
 def run_study(cfg: StudyConfig) -> Path | None:
     """Run the study; returns the HTML index (None when ``build_book`` is off)."""
     start = time.time()
     data_root = prepare_data(cfg)
-    params = cfg.parameters(data_root)
-    _log(f"profile={cfg.profile} dataset={cfg.dataset} device={cfg.device} results -> {cfg.results}")
-    for i, name in enumerate(cfg.notebooks, 1):
-        t0 = time.time()
-        _log(f"[{i}/{len(cfg.notebooks)}] notebooks/{name}.ipynb -> book/{name}.ipynb")
-        run_notebook(name, cfg, params)
-        _log(f"[{i}/{len(cfg.notebooks)}] {name} done in {time.time() - t0:.0f} s")
+    address, started = start_grid(cfg)
+    params = cfg.parameters(data_root, address)
+    grid = f"Ray cluster {address}" if address else "one training at a time, no Ray"
+    _log(f"profile={cfg.profile} dataset={cfg.dataset} device={cfg.device} workers={cfg.workers or os.cpu_count()} "
+         f"({grid}) results -> {cfg.results}")
+    try:
+        for i, name in enumerate(cfg.notebooks, 1):
+            t0 = time.time()
+            _log(f"[{i}/{len(cfg.notebooks)}] notebooks/{name}.ipynb -> book/{name}.ipynb")
+            run_notebook(name, cfg, params)
+            _log(f"[{i}/{len(cfg.notebooks)}] {name} done in {time.time() - t0:.0f} s")
+    finally:  # Ctrl-C or a failure: stop the workers; finished runs stay in the run cache
+        if started:
+            import ray
+
+            ray.shutdown()
     index = None
     if cfg.build_book:
         _log("building the book: jupyter-book build book")
@@ -187,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", default="results", help="results folder (one subfolder per notebook)")
     p.add_argument("--cache-dir", default="cache", help="feature and run caches (a finished training is reused)")
     p.add_argument("--real-dir", default="results/real", help="committed real-data snapshots the book shows")
+    p.add_argument("--workers", type=int, default=0,
+                   help="trainings at once: 0 every core (a local Ray instance), 1 one at a time without Ray")
+    p.add_argument("--address", default="", help="run the trainings on an existing Ray cluster (HOST:PORT; "
+                                                 "default: the RAY_ADDRESS environment variable)")
     p.add_argument("--root", default=".", help="repository root holding notebooks/, book/ and _config.yml")
     p.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks (in study order)")
     p.add_argument("--no-book", action="store_true", help="run the notebooks but do not build the book")
@@ -196,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = StudyConfig(profile=a.profile, dataset=a.dataset, data_root=a.data_root, device=a.device,
                           epochs=a.epochs, folds=a.folds, seeds=a.seeds, root=Path(a.root),
-                          out_dir=a.out_dir, cache_dir=a.cache_dir, real_dir=a.real_dir, notebooks=notebooks, build_book=not a.no_book, verbose=a.verbose)
+                          out_dir=a.out_dir, cache_dir=a.cache_dir, real_dir=a.real_dir, workers=a.workers,
+                          address=a.address, notebooks=notebooks, build_book=not a.no_book, verbose=a.verbose)
         index = run_study(cfg)
     except (ValueError, StudyError) as err:
         print(f"study failed: {err}", file=sys.stderr)

@@ -26,6 +26,7 @@ from .config import FACTS
 SNAPSHOT_FILE = "snapshot.json"
 KEPT_SUFFIXES = (".csv", ".json")
 MAX_FILE_BYTES = 512 * 1024  # a table bigger than this is not a "small text file": refuse it
+DERIVED_PAGES = ("08_real_data", "scorecard")  # pages drawn from other results: not part of a snapshot
 SNAPSHOT_FIELDS = ("dataset", "profile", "notebooks", "data_fingerprint", "code_versions", "provenance",
                    "command", "snapshot_utc")
 
@@ -38,15 +39,15 @@ def data_files(dataset: str, root: Path) -> list[Path]:
 
 
 def write(results: str | Path, dest: str | Path, *, command: str = "") -> Path:
-    """Copy the text results of every notebook folder under ``results`` into ``dest`` (replaced) and write
-    ``snapshot.json``.
+    """Copy the text results of every notebook folder under ``results`` (but the pages drawn from other
+    results: page 8 and the scorecard) into ``dest`` (replaced) and write ``snapshot.json``.
 
     Raises:
         ValueError: no notebook results, a folder that ran on the synthetic corpus or on another dataset,
             data root or profile than the others, or a file over ``MAX_FILE_BYTES``.
     """
     results, dest = Path(results), Path(dest)
-    folders = sorted(p.parent for p in results.glob("*/params.json"))
+    folders = sorted(p.parent for p in results.glob("*/params.json") if p.parent.name not in DERIVED_PAGES)
     if not folders:
         raise ValueError(f"{results}: no notebook results (no */params.json)")
     params = {f.name: read_json(f / "params.json") for f in folders}

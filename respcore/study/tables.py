@@ -29,9 +29,16 @@ def train_config(study: Study, data: StudyData, **overrides: Any) -> TrainConfig
 def cross_validate(study: Study, data: StudyData, config: TrainConfig) -> CVResult:
     """Patient-wise K-fold CV of ``data.train`` with the study's folds and seeds, every fold model scored on
     each named test set; cached under the study's run folder."""
+    return cross_validate_many(study, data, [config])[0]
+
+
+def cross_validate_many(study: Study, data: StudyData, configs: list[TrainConfig]) -> list[CVResult]:
+    """Cross-validations of several configs on the same data and folds, every training in one batch on
+    the study's executor."""
     p = study.profile
-    return train.cross_validate(data.train, config, k=p.folds, seeds=range(p.seeds), tests=data.tests,
-                                root=study.runs_dir, progress=True)
+    plans = [train.plan_cv(data.train, config, k=p.folds, seeds=range(p.seeds), tests=data.tests,
+                           root=study.runs_dir) for config in configs]
+    return train.cross_validate_many(plans, study.executor)
 
 
 def _paper_macs(backbone: str, n_classes: int, tsa: str, n_bands: int = 64) -> float:
@@ -56,8 +63,9 @@ def tsa_ablation(study: Study, data: StudyData) -> pd.DataFrame:
     """
     rows = []
     n_cls, (f, t) = data.train.n_classes, data.train.x.shape[-2:]
-    for tsa in PLACEMENTS[data.backbone]:
-        res = cross_validate(study, data, train_config(study, data, tsa=tsa))
+    placements = PLACEMENTS[data.backbone]
+    results = cross_validate_many(study, data, [train_config(study, data, tsa=tsa) for tsa in placements])
+    for tsa, res in zip(placements, results):
         mean, std = res.mean("val"), res.std("val")
         ours = build_model(data.backbone, n_cls, f, tsa, width=study.profile.width)
         paper = published.TABLE_I.get(tsa, {})
@@ -91,7 +99,7 @@ def table2_paper() -> pd.DataFrame:
 def fit_router(study: Study, data: StudyData) -> AgeModels:
     """Pediatric, adult and unified CNN-TSA models (cached trainings) and their router: ``AgeModels``."""
     return train_age_models(data.train, train_config(study, data), tests=data.tests, k=study.profile.folds,
-                            root=study.runs_dir)
+                            root=study.runs_dir, executor=study.executor)
 
 
 def age_table(study: Study, data: StudyData) -> pd.DataFrame:

@@ -1,9 +1,9 @@
 """Patient-wise K-fold cross-validation inside a training set (PAPER.md, "Training").
 
-Each (fold, seed) is an independent cached run, ``<root>/<key>/``, keyed by the config, the data's
-fingerprint and the fold's indices: an interrupted cross-validation redoes no finished fold. The folds
-are written next to the summary as ``<root>/cv-<key>/folds.txt`` (``patient<TAB>fold``, see
-``respcore.train.splits``).
+Each (fold, seed) is an independent training job (``respcore.train.grid``), cached in ``<root>/<key>/`` and
+keyed by the config, the data's fingerprint and the fold's indices: an interrupted cross-validation
+redoes no finished fold, and every fold and seed can train at once on an executor. The folds are written
+next to the summary as ``<root>/cv-<key>/folds.txt`` (``patient<TAB>fold``, see ``respcore.train.splits``).
 """
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..datasets.base import FeatureSet
 from ..fileio import atomic_write, stable_hash, write_json
 from ..metrics import SCORE_KEYS
 from . import runs
 from .config import TrainConfig
-from .fit import FitResult, Tests, as_tests, data_key, fit, with_config_bands
+from .fit import FitResult, Tests, as_tests, data_key, with_config_bands
+from .grid import Executor, SerialExecutor, TrainJob
 from .splits import Folds, check_folds, patient_folds, save_folds
 
 
@@ -55,14 +55,6 @@ class CVResult:
         return {c[len(split) + 1:]: float(v) for c, v in values.items()}
 
     @property
-    def val_mean(self) -> dict[str, float]:
-        return self.mean("val")
-
-    @property
-    def val_std(self) -> dict[str, float]:
-        return self.std("val")
-
-    @property
     def paths(self) -> list[Path]:
         return [Path(p) for p in self.runs["path"]]
 
@@ -83,15 +75,25 @@ class CVResult:
         return self.runs[cols].agg(["mean", "std"])
 
 
-def cross_validate(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int] = (0,),
-                   tests: FeatureSet | Tests | None = None, root: str | Path = "runs",
-                   folds: Folds | None = None, fold_seed: int = 0, progress: bool = True) -> CVResult:
-    """K-fold patient-wise cross-validation of ``config`` on ``data``, repeated for each seed.
+@dataclass
+class CVPlan:
+    """A cross-validation's jobs, before they run (``plan_cv``); ``finish_cv`` turns their results into a
+    :class:`CVResult`. Plans of several cross-validations can run as one batch (``cross_validate_many``)."""
 
-    Each fold model is chosen on its validation fold and scored on every named test set (``tests``, as in
-    :func:`respcore.train.fit`). ``folds`` (list of (train_idx, val_idx)) overrides the patient-wise folds
-    drawn with ``fold_seed``.
-    """
+    data: FeatureSet
+    config: TrainConfig
+    folds: Folds
+    seeds: tuple[int, ...]
+    tests: dict[str, FeatureSet]
+    cv_dir: Path
+    jobs: list[TrainJob]  # one per (seed, fold), seed-major
+    shared: dict  # the data part of every job's key
+
+
+def plan_cv(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int] = (0,),
+            tests: FeatureSet | Tests | None = None, root: str | Path = "runs", folds: Folds | None = None,
+            fold_seed: int = 0) -> CVPlan:
+    """The (fold, seed) training jobs of a cross-validation (see :func:`cross_validate`)."""
     data = with_config_bands(data, config)
     tests = {name: with_config_bands(d, config) for name, d in as_tests(tests).items()}
     folds = check_folds(folds, len(data), k) if folds is not None else make_folds(data, k, fold_seed)
@@ -99,23 +101,51 @@ def cross_validate(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequ
     fold_fps = [runs.index_fingerprint(va) for _, va in folds]
     shared = data_key(data, None, tests)
     cv_key = stable_hash({"config": config.cache_key(), **shared, "folds": fold_fps, "seeds": list(seeds)})
-    cv_dir = root / f"cv-{cv_key}"
-    save_folds(folds, data.groups, cv_dir / "folds.txt")
-    rows, fits = [], []
-    jobs = [(i, s) for s in seeds for i in range(len(folds))]
-    for i, seed in tqdm(jobs, desc="folds", leave=False, disable=not progress):
+    jobs = []
+    for seed in seeds:
         cfg = replace(config, seed=int(seed))
-        tr, va = folds[i]
-        key = runs.run_key(cfg.cache_key(), **shared, train_idx=runs.index_fingerprint(tr), val_idx=fold_fps[i])
-        result = fit(data.subset(tr), data.subset(va), cfg, tests=tests, run_dir=root / key, key=key,
-                     progress=progress)
-        fits.append(result)
-        rows.append(_row(i, seed, result))
-    table = pd.DataFrame(rows)
-    atomic_write(cv_dir / "summary.csv", lambda tmp: table.to_csv(tmp, index=False))
-    write_json(cv_dir / "cv.json", {"config": config.to_dict(), "k": len(folds), "seeds": list(seeds),
-                                     **shared, "runs": table["path"].tolist()})
-    return CVResult(runs=table, fits=fits, folds=folds, config=config, path=cv_dir, tests=tuple(tests))
+        for i, (tr, va) in enumerate(folds):
+            key = runs.run_key(cfg.cache_key(), **shared, train_idx=runs.index_fingerprint(tr), val_idx=fold_fps[i])
+            jobs.append(TrainJob(cfg, data, tr, va, tests, root / key, key))
+    return CVPlan(data=data, config=config, folds=folds, seeds=tuple(int(s) for s in seeds), tests=tests,
+                  cv_dir=root / f"cv-{cv_key}", jobs=jobs, shared=shared)
+
+
+def finish_cv(plan: CVPlan, results: Sequence[FitResult]) -> CVResult:
+    """The :class:`CVResult` of a plan from its jobs' results (same order); writes the cv folder."""
+    save_folds(plan.folds, plan.data.groups, plan.cv_dir / "folds.txt")
+    pairs = [(i, seed) for seed in plan.seeds for i in range(len(plan.folds))]
+    table = pd.DataFrame([_row(i, seed, r) for (i, seed), r in zip(pairs, results)])
+    atomic_write(plan.cv_dir / "summary.csv", lambda tmp: table.to_csv(tmp, index=False))
+    write_json(plan.cv_dir / "cv.json", {"config": plan.config.to_dict(), "k": len(plan.folds),
+                                          "seeds": list(plan.seeds), **plan.shared, "runs": table["path"].tolist()})
+    return CVResult(runs=table, fits=list(results), folds=plan.folds, config=plan.config, path=plan.cv_dir,
+                    tests=tuple(plan.tests))
+
+
+def cross_validate_many(plans: Sequence[CVPlan], executor: Executor | None = None) -> list[CVResult]:
+    """Several cross-validations as one batch of jobs on ``executor`` (default: serial, in this process)."""
+    executor = executor or SerialExecutor(progress=False)
+    results = executor.run([job for plan in plans for job in plan.jobs])
+    out, start = [], 0
+    for plan in plans:
+        out.append(finish_cv(plan, results[start:start + len(plan.jobs)]))
+        start += len(plan.jobs)
+    return out
+
+
+def cross_validate(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int] = (0,),
+                   tests: FeatureSet | Tests | None = None, root: str | Path = "runs", folds: Folds | None = None,
+                   fold_seed: int = 0, progress: bool = True, executor: Executor | None = None) -> CVResult:
+    """K-fold patient-wise cross-validation of ``config`` on ``data``, repeated for each seed.
+
+    Each fold model is chosen on its validation fold and scored on every named test set (``tests``, as in
+    :func:`respcore.train.fit`). ``folds`` (list of (train_idx, val_idx)) overrides the patient-wise folds
+    drawn with ``fold_seed``. The folds x seeds trainings run together on ``executor`` (default: one after
+    another in this process).
+    """
+    plan = plan_cv(data, config, k=k, seeds=seeds, tests=tests, root=root, folds=folds, fold_seed=fold_seed)
+    return cross_validate_many([plan], executor or SerialExecutor(progress=progress))[0]
 
 
 def make_folds(data: FeatureSet, k: int, seed: int = 0) -> Folds:

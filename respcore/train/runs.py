@@ -175,9 +175,3 @@ def write_config(run_dir: str | Path, payload: dict[str, Any]) -> Path:
 
 def write_result(run_dir: str | Path, payload: dict[str, Any]) -> Path:
     return write_json(Path(run_dir) / RESULT_FILE, payload)
-
-
-def write_text_lines(path: str | Path, lines: Sequence[str]) -> Path:
-    """Atomically write lines of text (fold lists and other small provenance files)."""
-    text = "".join(f"{line}\n" for line in lines)
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
