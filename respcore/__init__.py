@@ -1,7 +1,7 @@
 """respcore: CNN-TSA, frequency band selection and age-specific models for respiratory sounds.
 
 Public API (stable names): ``MelConfig``, ``log_mel``, ``select_bands``, ``build_model``,
-``count_flops``, ``count_params``; submodules ``metrics``, ``datasets``, ``train``, ``fbs``, ``age``.
+``count_flops``, ``count_params``, ``load_model`` (an exported model, see ``respcore.predict``); submodules ``metrics``, ``datasets``, ``train``, ``fbs``, ``age``.
 Submodules load on first use, so ``import respcore`` stays cheap.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ _LAZY = {
     "count_flops": ("respcore.flops", "count_flops"),
     "count_params": ("respcore.flops", "count_params"),
     "get_profile": ("respcore.profiles", "get_profile"),
+    "load_model": ("respcore.export", "load_model"),
 }
 _SUBMODULES = {"metrics", "datasets", "train", "fbs", "age", "models", "flops", "profiles", "study"}
 

@@ -30,6 +30,18 @@ def audio_info(path: str | Path) -> tuple[int, int]:
     return int(info.frames), int(info.samplerate)
 
 
+def audio_channels(path: str | Path) -> int:
+    """How many channels the file holds (from its header).
+
+    Raises:
+        DatasetError: the file is missing or not audio.
+    """
+    try:
+        return int(sf.info(str(path)).channels)
+    except Exception as err:
+        raise DatasetError(f"{path}: cannot read audio header ({err})") from err
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode a whole file to mono float32.
 

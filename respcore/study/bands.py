@@ -1,16 +1,17 @@
 """Figure 2 (band retention: IS and BS, binary and multiclass) and the model-agnostic transformer experiment."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..attribution import attribution_layer
+from ..export import export_model
 from ..fbs import BandSelection, backward_selection, importance_selection, recovery
 from .config import Study
 from .data import StudyData, informative_bands
-from .tables import train_config
+from .tables import cross_validate, train_config
 
 LAMBDA = {"binary": 1.0, "multiclass": 0.5}  # the paper's recommended lambda per task
 BS_MIN_STEP = 16  # outside the paper profile BS removes blocks of at least 16 bands (cost: O((F / r)^2))
@@ -104,8 +105,30 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
     study.save_table(result.recovery, "planted_band_recovery")
     study.save_table(result.cost, "selection_cost")
     study.save_table(importance, "importance_per_fold")
+    study.save_table(pd.DataFrame([row for task, data in tasks.items()
+                                   for row in export_selected(study, data, sels[f"IS/{task}"])]), "exported_models")
     _save_summary(study, curves_df, sels, list(multiclass.tests))
     return result
+
+
+def export_selected(study: Study, data: StudyData, sel: BandSelection) -> list[dict]:
+    """Export CNN-TSA (all bands) and CNN-TSA+FBS (the IS round kept) of one task as model folders under
+    ``<out>/models/`` (``respcore.load_model``, ``python -m respcore.predict``): of each cross-validation,
+    the fold model with the best validation score. Returns a row per model (task, model, folder, bands,
+    validation score)."""
+    p, metric = study.profile, sel.params["select_metric"]
+    rows = []
+    for name, bands in (("cnn-tsa", sel.trajectory[0]["bands"]), ("cnn-tsa-fbs", list(sel.kept_bands))):
+        cv = cross_validate(study, data, replace(sel.config, bands=tuple(bands)))
+        best = max(cv.fits, key=lambda f: np.nan_to_num((f.val_scores or {}).get(metric, np.nan), nan=-np.inf))
+        folder = export_model(best, study.out / "models" / f"{data.task}-{name}", mel=data.train.mel,
+                              classes=data.train.classes, task=data.facts.tasks[data.task],
+                              segments="events" if data.facts.benchmark == "sprsound" else "cycles",
+                              dataset=study.dataset, kept_bands=bands,
+                              notes={"profile": p.name, "data": study.data_label, "selection": sel.method})
+        rows.append({"task": data.task, "model": name, "folder": str(folder), "n_bands": len(bands),
+                     f"val_{metric}": (best.val_scores or {}).get(metric)})
+    return rows
 
 
 def _save_summary(study: Study, curves: pd.DataFrame, sels: dict, tests: list[str]) -> None:

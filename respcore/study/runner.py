@@ -179,7 +179,7 @@ class GridWatcher:
             return
         if self._bar is None:
             self._bar = tqdm(total=0, desc=f"{self.name} trainings", unit="job", file=sys.stderr)
-            self.cached = int(state["done"])  # what the first report found finished already
+        self.cached = int(state.get("cached", 0))
         self._bar.total = self.total = int(state["total"])
         self._bar.n = self.done = int(state["done"])
         self._bar.set_postfix(running=state["running"], refresh=False)

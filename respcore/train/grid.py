@@ -72,12 +72,14 @@ class GridProgress:
     done: int = 0
     total: int = 0
     running: int = 0
+    cached: int = 0  # of the done: loaded from the run cache, not trained
     bar: Any = field(default=None, repr=False)
 
     def add(self, n: int, cached: int = 0) -> None:
         """``n`` more jobs in the grid, ``cached`` of them already finished."""
         self.total += n
         self.done += cached
+        self.cached += cached
         self._show(cached)
 
     def start(self, n: int = 1) -> None:
@@ -98,7 +100,7 @@ class GridProgress:
         self.bar.refresh()
         if self.file is not None:
             write_json(self.file, {"desc": self.desc, "done": self.done, "total": self.total,
-                                   "running": self.running, "time": time.time()})
+                                   "running": self.running, "cached": self.cached, "time": time.time()})
 
     def close(self) -> None:
         if self.bar is not None:
