@@ -102,3 +102,4 @@ def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(local_ray, t
     history = resumed.history
     assert list(history["epoch"]) == list(range(1, 41))
 
+

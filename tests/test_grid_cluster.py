@@ -4,6 +4,8 @@ run trained on a node that cannot write the driver's folder comes back through t
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +48,18 @@ def test_a_run_from_a_node_without_the_driver_folder_is_sent_back(tmp_path: Path
     _land(landed, files, node)
     assert runs.is_finished(landed.run_dir) and node["hostname"] == node_info()["hostname"]
     assert json.loads((landed.run_dir / NODE_FILE).read_text()) == node
+
+
+def test_threads_sharing_one_executor_connect_once(tmp_path: Path) -> None:
+    """The study runs independent selections in threads that share one executor: the first use of Ray
+    may come from several threads at once (it once called ray.init twice)."""
+    data = planted_featureset(32)
+    grid = RayExecutor(workers=2, progress=False)
+    jobs = [TrainJob(replace(TINY, epochs=1, seed=s), data, np.arange(16), np.arange(16, 32), {}, tmp_path / f"t{s}",
+                     f"t{s}") for s in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda job: grid.run([job])[0], jobs))
+    finally:
+        grid.close()
+    assert [r.config.seed for r in results] == [0, 1, 2, 3] and not ray.is_initialized()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -212,21 +213,23 @@ class RayExecutor:
         self.cpus_per_job, self.gpus_per_job, self.max_retries = cpus_per_job, gpus_per_job, max_retries
         self.progress = GridProgress(enabled=progress, file=Path(progress_file) if progress_file else None)
         self._task = None
+        self._lock = threading.Lock()  # study threads share one executor: connect once
         self.started = False  # True when this executor started the local instance (and stops it)
 
     def connect(self) -> None:
-        """Join the cluster, or start a local instance, on first use."""
-        if self._task is not None:
-            return
-        ray = self.ray
-        if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
-            else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                         logging_level="ERROR")
-                self.started = True
-        self._task = ray.remote(_train_in_worker)
+        """Join the cluster, or start a local instance, on first use (once, whatever the threads)."""
+        with self._lock:
+            if self._task is not None:
+                return
+            ray = self.ray
+            if not ray.is_initialized():
+                if self.address:
+                    ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
+                else:
+                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
+                             logging_level="ERROR")
+                    self.started = True
+            self._task = ray.remote(_train_in_worker)
 
     def _put(self, data: FeatureSet, refs: dict[int, Any]) -> Any:
         """The object ref of ``data``, put into the object store once per feature set and batch (the
