@@ -190,7 +190,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     ],
     "08_real_data": [
         ("md", "# Real data\n\nThe study's own notebooks run on real recordings (`make study DATA=sprsound "
-               "DATA_ROOT=...`) and kept in the repository as snapshots (`python -m respcore.study.snapshot "
+               "DATA_ROOT=...`) and kept in the repository as snapshots (`python -m respcore.study snapshot "
                "write`): the same tables and summaries every page writes, with the data's fingerprint and the "
                "code that made them. This page trains nothing; it draws each snapshot with the same plot "
                "functions as the other pages, so it looks the same in every profile."),

@@ -3,7 +3,7 @@
 
 Every function takes the notebook's :class:`Study` (from :func:`setup`) and writes its tables and
 ``summary.json`` under ``<out_dir>/<notebook>/``. ``python -m respcore.study`` runs every notebook and
-builds the book (``runner``); ``python -m respcore.study.snapshot`` keeps a real-data run in the repository.
+builds the book (``runner``); ``python -m respcore.study snapshot`` keeps a real-data run in the repository.
 """
 from . import plots
 from .bands import band_retention, model_agnostic, selection_example

@@ -119,7 +119,7 @@ def run_notebook(name: str, cfg: StudyConfig, params: dict) -> Path:
     """Execute ``notebooks/<name>.ipynb`` into ``book/<name>.ipynb``; raise ``StudyError`` if it fails.
 
     The kernel talks to papermill over local IPC sockets (not TCP); a bar over the job grid shows the
-    notebook's trainings (done / total, running, ETA)."""
+    notebook's trainings (done / total, in flight, ETA)."""
     src = cfg.root / "notebooks" / f"{name}.ipynb"
     dst = cfg.root / "book" / f"{name}.ipynb"
     if not src.is_file():
@@ -182,7 +182,7 @@ class GridWatcher:
         self.cached = int(state.get("cached", 0))
         self._bar.total = self.total = int(state["total"])
         self._bar.n = self.done = int(state["done"])
-        self._bar.set_postfix(running=state["running"], refresh=False)
+        self._bar.set_postfix(in_flight=state["running"], refresh=False)
         self._bar.refresh()
 
 
@@ -260,7 +260,8 @@ def run_study(cfg: StudyConfig) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m respcore.study", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m respcore.study", description=__doc__.splitlines()[0],
+                                epilog="Real-data snapshots: python -m respcore.study snapshot {write,check,compare} --help")
     p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     p.add_argument("--dataset", default="synthetic", choices=DATASETS)
     p.add_argument("--data-root", default="", help="dataset folder; '' with synthetic generates the corpus")

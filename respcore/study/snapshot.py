@@ -4,9 +4,9 @@ CSV tables, saved band selections; figures are redrawn from the tables) plus ``s
 (dataset, profile, notebooks, the release fingerprint of the data files read, code and software
 versions, the command).
 
-    python -m respcore.study.snapshot write results results/real/sprsound-cpu
-    python -m respcore.study.snapshot check results/real/sprsound-cpu
-    python -m respcore.study.snapshot compare results/real/sprsound-cpu /tmp/rerun
+    python -m respcore.study snapshot write results results/real/sprsound-cpu
+    python -m respcore.study snapshot check results/real/sprsound-cpu
+    python -m respcore.study snapshot compare results/real/sprsound-cpu /tmp/rerun
 """
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m respcore.study.snapshot", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m respcore.study snapshot", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     w = sub.add_parser("write", help="keep a real-data study run's results in the repository")
     w.add_argument("results", help="the study's results folder (make study's out dir, default results)")
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "write":
             path = write(args.results, args.dest,
-                         command="python -m respcore.study.snapshot " + " ".join(argv or sys.argv[1:]))
+                         command="python -m respcore.study snapshot " + " ".join(argv or sys.argv[1:]))
             print(f"kept {sum(1 for p in path.rglob('*') if p.is_file())} files in {path}")
         elif args.cmd == "check":
             problems = check(args.dest)
@@ -171,6 +171,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

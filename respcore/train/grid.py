@@ -64,7 +64,7 @@ class JobError(RuntimeError):
 
 @dataclass
 class GridProgress:
-    """One progress bar over every job submitted so far (done / total, running, ETA), optionally
+    """One progress bar over every job submitted so far (done / total, in flight, ETA), optionally
     mirrored to a JSON file that the study runner reads to show the same bar in its terminal."""
 
     desc: str = "trainings"
@@ -72,7 +72,7 @@ class GridProgress:
     enabled: bool = True
     done: int = 0
     total: int = 0
-    running: int = 0
+    running: int = 0  # submitted and not finished: training, or waiting for a free worker
     cached: int = 0  # of the done: loaded from the run cache, not trained
     bar: Any = field(default=None, repr=False)
 
@@ -97,7 +97,7 @@ class GridProgress:
             self.bar = tqdm(total=0, desc=self.desc, unit="job", disable=not self.enabled, leave=False)
         self.bar.total = self.total
         self.bar.update(advance)
-        self.bar.set_postfix(running=self.running, refresh=False)
+        self.bar.set_postfix(in_flight=self.running, refresh=False)
         self.bar.refresh()
         if self.file is not None:
             write_json(self.file, {"desc": self.desc, "done": self.done, "total": self.total,
