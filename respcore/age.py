@@ -15,8 +15,7 @@ from torch import Tensor, nn
 
 from .datasets.base import AGE_GROUPS, FeatureSet, age_group
 from .metrics import SCORE_KEYS, scores
-from .train import TrainConfig, make_folds, predict_logits
-from .train import as_tests, runs
+from .train import TrainConfig, as_tests, make_folds, predict_logits, runs
 from .train.fit import Tests, data_key
 from .train.grid import Executor, SerialExecutor, TrainJob
 

@@ -18,8 +18,7 @@ from .features import MelConfig, log_mel, select_bands, validate_bands
 from .fileio import read_json, write_json
 from .models import build_model
 from .provenance import environment
-from .train import FitResult, TrainConfig
-from .train import runs
+from .train import FitResult, runs
 
 FORMAT = 1
 MODEL_JSON = "model.json"
@@ -72,8 +71,7 @@ def export_model(result: FitResult, folder: str | Path, *, mel: MelConfig, class
         raise ValueError(f"{len(bands)} kept bands but the model reads {saved['build']['n_bands']}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    runs.save_torch(folder / runs.MODEL_FILE, {"build": saved["build"],
-                                                "state_dict": {k: v.cpu() for k, v in saved["state_dict"].items()}})
+    runs.save_torch(folder / runs.MODEL_FILE, saved)  # {"build", "state_dict"}, already on the CPU
     write_json(folder / MODEL_JSON, {
         "format": FORMAT, "task": task, "dataset": dataset, "classes": list(classes), "segments": segments,
         "kept_bands": list(bands), "mel": mel.to_dict(), "config": result.config.to_dict(),
@@ -102,20 +100,12 @@ def load_model(folder: str | Path, device: str = "cpu") -> LoadedModel:
     model.load_state_dict(saved["state_dict"])
     model.eval()
     bands = tuple(int(b) for b in meta["kept_bands"])
-    if len(bands) != model_bands(saved):
-        raise ValueError(f"{folder / MODEL_JSON}: {len(bands)} kept bands, the weights read {model_bands(saved)}")
+    if len(bands) != saved["build"]["n_bands"]:
+        raise ValueError(f"{folder / MODEL_JSON}: {len(bands)} kept bands, the weights read "
+                         f"{saved['build']['n_bands']}")
     if len(meta["classes"]) != saved["build"]["n_classes"]:
         raise ValueError(f"{folder / MODEL_JSON}: {len(meta['classes'])} classes, the weights have "
                          f"{saved['build']['n_classes']}")
     return LoadedModel(model=model.to(device), mel=MelConfig(**meta["mel"]), classes=tuple(meta["classes"]),
                        kept_bands=bands, task=meta["task"], segments=meta["segments"], meta=meta)
 
-
-def model_bands(saved: dict) -> int:
-    """How many Mel bands a saved model reads."""
-    return int(saved["build"]["n_bands"])
-
-
-def training_config(meta: dict) -> TrainConfig:
-    """The TrainConfig an exported model was trained with."""
-    return TrainConfig(**meta["config"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -70,7 +71,7 @@ class Study:
     def runs_dir(self) -> Path:
         return self.cache_dir / "runs"
 
-    @property
+    @cached_property
     def facts(self) -> DatasetFacts:
         """The benchmark facts of this study's data (a synthetic corpus has its flavour's)."""
         return FACTS[synthetic_flavor(self.data_root) if self.dataset == "synthetic" else self.dataset]

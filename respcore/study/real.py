@@ -8,11 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..fileio import read_json
 from . import plots
 from .config import Study
 from .published import FIG2_PEAK_BANDS
-from .snapshot import SNAPSHOT_FILE, load, snapshot_folders
+from .snapshot import load, snapshot_folders
 from .tables import table2_paper
 
 
@@ -32,9 +31,10 @@ def real_snapshots(study: Study) -> list[RealSnapshot]:
     Raises:
         ValueError: a snapshot folder is not well formed (``snapshot.check`` names its problems).
     """
-    folders = snapshot_folders(study.real_dir)
-    out = [_snapshot(folder) for folder in folders]
-    study.save_table(pd.DataFrame([_index_row(f) for f in folders], columns=INDEX_COLUMNS), "snapshots")
+    loaded = [(folder, *load(folder)) for folder in snapshot_folders(study.real_dir)]
+    out = [_snapshot(folder, meta, tables) for folder, meta, tables in loaded]
+    study.save_table(pd.DataFrame([_index_row(folder, meta) for folder, meta, _ in loaded], columns=INDEX_COLUMNS),
+                     "snapshots")
     study.save_summary({"snapshots": [s.name for s in out]}, dataset="+".join(s.name for s in out) or "none",
                        real_data=bool(out))
     return out
@@ -43,8 +43,7 @@ def real_snapshots(study: Study) -> list[RealSnapshot]:
 INDEX_COLUMNS = ["snapshot", "dataset", "profile", "notebooks", "data_fingerprint", "code_versions", "kept"]
 
 
-def _index_row(folder: Path) -> dict:
-    meta = read_json(folder / SNAPSHOT_FILE)
+def _index_row(folder: Path, meta: dict) -> dict:
     return {"snapshot": folder.name, "dataset": meta["dataset"], "profile": meta["profile"]["name"],
             "notebooks": ", ".join(meta["notebooks"]), "data_fingerprint": meta["data_fingerprint"]["sha1"],
             "code_versions": ", ".join(meta["code_versions"]), "kept": meta["snapshot_utc"]}
@@ -57,8 +56,7 @@ def no_snapshot_note(study: Study) -> str:
             "respcore.study.snapshot write results results/real/<name>`.\n:::\n")
 
 
-def _snapshot(folder: Path) -> RealSnapshot:
-    meta, tables = load(folder)
+def _snapshot(folder: Path, meta: dict, tables: dict[str, dict[str, pd.DataFrame]]) -> RealSnapshot:
     p, fp = meta["profile"], meta["data_fingerprint"]
     label = f"REAL {meta['dataset'].upper()}, {p['name']} profile"
     banner = (f":::{{admonition}} {label}: `{folder.name}`\n:class: important\n\nNotebooks "

@@ -137,7 +137,7 @@ def sota_table(study: Study) -> pd.DataFrame:
     """
     bench = study.facts.benchmark
     pub = published.published_table(bench).rename(columns={"sp": "Sp", "se": "Se", "score": "Score"})
-    pub = pub.assign(source_kind="published", test_set=pub.get("test_set", pd.Series(dtype=object)))
+    pub = pub.assign(source_kind="published", test_set=None)  # published rows name no test set
     kind = "ours (real)" if study.is_real else "ours (synthetic)"
     results = study.out.parent
     s02, s03 = read_summary(results, "02_tsa_placement"), read_summary(results, "03_band_retention")

@@ -116,6 +116,15 @@ def unique_jobs(jobs: Sequence[TrainJob]) -> dict[str, TrainJob]:
     return out
 
 
+def plan_batch(jobs: Sequence[TrainJob], progress: GridProgress) -> tuple[dict[str, FitResult], list[TrainJob]]:
+    """What every executor does first: the finished runs loaded from the run cache (by key), and the
+    distinct jobs left to train; the progress bar counts both."""
+    unique = unique_jobs(jobs)
+    cached = {k for k, j in unique.items() if runs.is_finished(j.run_dir)}
+    progress.add(len(unique), cached=len(cached))
+    return {k: _finished(unique[k]) for k in cached}, [j for k, j in unique.items() if k not in cached]
+
+
 def train_job(job: TrainJob, run_dir: Path | None = None) -> FitResult:
     """Run one job in this process, into ``run_dir`` (default: the job's own)."""
     data = job.data
@@ -138,16 +147,11 @@ class SerialExecutor:
 
     def run(self, jobs: Sequence[TrainJob]) -> list[FitResult]:
         """Every job's result, in the order of ``jobs`` (a repeated run key is trained once)."""
-        unique = unique_jobs(jobs)
-        cached = {k for k, j in unique.items() if runs.is_finished(j.run_dir)}
-        self.progress.add(len(unique), cached=len(cached))
-        results: dict[str, FitResult] = {k: _finished(unique[k]) for k in cached}
-        for key, job in unique.items():
-            if key in cached:
-                continue
+        results, todo = plan_batch(jobs, self.progress)
+        for job in todo:
             self.progress.start()
             try:
-                results[key] = train_job(job)
+                results[job.key] = train_job(job)
             except Exception as err:
                 raise JobError(f"{job.describe()} failed: {type(err).__name__}: {err}") from err
             write_json(job.run_dir / NODE_FILE, node_info())
@@ -240,11 +244,7 @@ class RayExecutor:
 
     def run(self, jobs: Sequence[TrainJob]) -> list[FitResult]:
         """Every job's result, in the order of ``jobs``; the jobs run concurrently on the cluster."""
-        unique = unique_jobs(jobs)
-        cached = {k for k, j in unique.items() if runs.is_finished(j.run_dir)}
-        self.progress.add(len(unique), cached=len(cached))
-        results: dict[str, FitResult] = {k: _finished(unique[k]) for k in cached}
-        todo = [job for key, job in unique.items() if key not in cached]
+        results, todo = plan_batch(jobs, self.progress)
         if todo:
             self.connect()
             self._collect(self._submit(todo), results)
