@@ -132,6 +132,37 @@ def bench_band_scaling(s: Settings, *, channels_last: bool = False,
     return rows
 
 
+def bench_gate(s: Settings, budgets: tuple[int, ...] = (32, 16)) -> list[dict]:
+    """Inference of a per-sample band gate (``build_model(gate=k)``: the gate reads all 64 bands, the
+    backbone k) against static FBS with k bands and the full 64-band model, interleaved in one run (CNN-TSA
+    [post], largest batch). The static model is fed its k bands already cut, as a deployed FBS model is."""
+    batch = s.big_batch
+    x64 = torch.randn(batch, 1, 64, s.frames, device=s.device)
+    models = {"64 bands": build("post", 64, s)}
+    inputs = {"64 bands": x64}
+    for k in budgets:
+        models[f"static {k}"] = build("post", k, s)
+        inputs[f"static {k}"] = x64[:, :, :k].contiguous()
+        models[f"gate {k}"] = respcore.build_model("cnn6", s.n_classes, 64, "post", width=s.width, gate=k).to(s.device).eval()
+        inputs[f"gate {k}"] = x64
+    fns = {name: forward_fn(m, inputs[name]) for name, m in models.items()}
+    macs = {name: respcore.count_flops(m, (1, 1, inputs[name].shape[2], s.frames))["macs"] for name, m in models.items()}
+    timings, rounds = time_interleaved(fns, warmup=s.warmup, repeats=s.repeats, device=s.device)
+    rows = []
+    for name in models:
+        load = timings[name].load1
+        rows += [row("gate", name, "time", timings[name].median_s * 1e3, "ms/batch", device=s.device, batch=batch,
+                     load1=load),
+                 row("gate", name, "flops_ratio", macs["64 bands"] / macs[name], "x", device=s.device, batch=batch),
+                 row("gate", name, "time_ratio", median_ratio(rounds, "64 bands", name), "x", device=s.device,
+                     batch=batch, load1=load, note="64-band time / this time, median of per-round ratios")]
+    for k in budgets:
+        rows.append(row("gate", f"gate {k} vs static {k}", "time_ratio",
+                        median_ratio(rounds, f"gate {k}", f"static {k}"), "x", device=s.device, batch=batch,
+                        note="gate time / static time: the gate's overhead"))
+    return rows
+
+
 def bench_speed_options(s: Settings) -> list[dict]:
     """Same-run speed-ups of inference options for CNN-TSA[post] at 64 bands and the largest batch:
     ``inference_mode`` versus autograd on, channels-last memory format, BatchNorm folded into the

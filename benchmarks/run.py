@@ -25,7 +25,8 @@ from typing import Callable
 import torch
 
 # run as a script, this folder is on sys.path: the benchmark's own modules import as top-level names
-from bench_models import bench_band_scaling, bench_inference, bench_speed_options, bench_train_options, row
+from bench_models import (bench_band_scaling, bench_gate, bench_inference, bench_speed_options, bench_train_options,
+                          row)
 from bench_pipeline import bench_cache, bench_fbs, bench_log_mel, bench_peak_memory, bench_training
 from settings import Settings
 from timing import load1, machine_info
@@ -37,6 +38,7 @@ SECTIONS: dict[str, Callable[[Settings], list[dict]]] = {
     "inference": bench_inference,
     "band_scaling": bench_band_scaling,
     "band_scaling_cl": lambda s: bench_band_scaling(s, channels_last=True, bands=(64, 32)),
+    "gate": bench_gate,
     "speed_options": bench_speed_options,
     "train_options": bench_train_options,
     "log_mel": bench_log_mel,

@@ -53,6 +53,15 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "## Classes and ages\n\nPediatric means under 18 years (the paper's split for Table II)."),
         ("code", "fig = plots.class_distribution(ex.all_meta(data), study.data_label)\n"
                  "study.save_figure(fig, 'class_age_distribution')"),
+        ("md", "## How long the items last\n\nThe network's input has a fixed length (the profile's cycle). An "
+               "item shorter than it is tiled to it (copies cross-faded at the seams), a longer one is cut. The "
+               "table gives each split's duration quantiles: most ICBHI cycles and SPRSound events are shorter "
+               "than 8 s, so the paper's 8 s input mostly repeats them; the record-level SPRSound tasks take whole "
+               "recordings instead (random crops in training, the whole recording when scoring)."),
+        ("code", "lengths = ex.segment_lengths(data)\n"
+                 "fig = plots.segment_lengths(lengths, study.profile.cycle_seconds, study.data_label)\n"
+                 "study.save_figure(fig, 'segment_lengths')\n"
+                 "display(lengths.groupby('split')['seconds'].describe(percentiles=[0.1, 0.5, 0.9]).round(2))"),
         ("md", "## One cycle per class\n\nThe network's input is the log-Mel spectrogram of one respiratory "
                "cycle, padded by repetition to a fixed length."),
         ("code", "waves, specs = ex.class_examples(study, data)\n"
@@ -88,6 +97,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "## Table I, ours beside the paper's"),
         ("code", "fig = plots.tsa_ablation(table, study.data_label)\nstudy.save_figure(fig, 'tsa_placement')\n"
                  "study.save_table(table, 'table1_tsa_placement')\ndisplay(table)"),
+        ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
+               "scores every pair on the same test items; the difference's 95 % interval decides, and an interval "
+               "that contains 0 is undecided whatever the sign of the mean (the scorecard applies the paper's "
+               "expected direction)."),
+        ("code", "pairs = ex.saved_pairs(study)\nstudy.save_table(pairs, 'paired_comparisons')\ndisplay(pairs)"),
     ],
     "03_band_retention": [
         ("md", "# Figure 2: how many frequency bands does the network need?\n\nImportance-based selection (IS) "
@@ -112,6 +126,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "fig = plots.band_retention(result.curves, ex.FIG2_PEAK_BANDS, study.data_label)\n"
                  "study.save_figure(fig, 'band_retention')\nstudy.save_table(result.curves, 'band_retention')\n"
                  "display(result.curves)"),
+        ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
+               "scores every pair on the same test items; the difference's 95 % interval decides, and an interval "
+               "that contains 0 is undecided whatever the sign of the mean (the scorecard applies the paper's "
+               "expected direction)."),
+        ("code", "pairs = ex.saved_pairs(study)\nstudy.save_table(pairs, 'paired_comparisons')\ndisplay(pairs)"),
     ],
     "04_age": [
         ("md", "# Table II: age-specific versus unified models\n\nThe paper trains a child-specific CNN-TSA+FBS "
@@ -127,6 +146,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "title='Age-specific vs unified models (Table II)', data_label=study.data_label, "
                  "paper=ex.table2_paper())\nstudy.save_figure(fig, 'age_models')\n"
                  "study.save_table(table, 'table2_age')\ndisplay(table)"),
+        ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
+               "scores every pair on the same test items; the difference's 95 % interval decides, and an interval "
+               "that contains 0 is undecided whatever the sign of the mean (the scorecard applies the paper's "
+               "expected direction)."),
+        ("code", "pairs = ex.saved_pairs(study)\nstudy.save_table(pairs, 'paired_comparisons')\ndisplay(pairs)"),
     ],
     "05_sota": [
         ("md", "# Ours beside the state of the art\n\nPublished figures are cited data, each with its source; "
@@ -137,7 +161,14 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "notebook 8, beside the published SPRSound figures; those selected by best epoch on test are a "
                "like-for-like comparison only."),
         ("code", setup_cell("05_sota")),
-        ("code", "table = ex.sota_table(study)"),
+        ("md", "## The headline: the challenge baseline, CNN-TSA and CNN-TSA+FBS\n\nScore per task and test set "
+               "(fractions of the benchmark's headline score). The baseline is the SPRSound challenge's starter "
+               "recipe computed here (40 MFCCs averaged over each whole event or recording, polynomial SVM, C = 2). "
+               "CNN-TSA is the mean of the profile's fold models, each chosen on its validation fold; its margin "
+               "over the baseline comes with a 95 % interval over those repeats. Record-level tasks train on random "
+               "crops and score each whole recording in one pass."),
+        ("code", "headline = ex.headline_table(study)\ndisplay(ex.headline_view(headline))"),
+        ("code", "table = ex.sota_table(study, headline)"),
         ("md", "## The comparison"),
         ("code", "fig = plots.sota(table, study.data_label)\nstudy.save_figure(fig, 'sota')\n"
                  "study.save_table(table, 'sota')\ndisplay(table)"),
@@ -156,6 +187,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "title='FBS in a transformer (IG attributions)', data_label=study.data_label)\n"
                  "study.save_figure(fig, 'model_agnostic')\nstudy.save_table(table, 'model_agnostic')\n"
                  "display(table)"),
+        ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
+               "scores every pair on the same test items; the difference's 95 % interval decides, and an interval "
+               "that contains 0 is undecided whatever the sign of the mean (the scorecard applies the paper's "
+               "expected direction)."),
+        ("code", "pairs = ex.saved_pairs(study)\nstudy.save_table(pairs, 'paired_comparisons')\ndisplay(pairs)"),
     ],
     "07_beyond_paper": [
         ("md", "# Beyond the paper\n\nQuestions the paper leaves open. Do Grad-CAM and Integrated "
@@ -187,6 +223,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "data_label=study.data_label)\nstudy.save_figure(fig, 'lambda_sweep')\n"
                  "study.save_table(sweep, 'lambda_sweep')\nex.finish_beyond(study, agreement, robustness, sweep)\n"
                  "display(sweep)"),
+        ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
+               "scores every pair on the same test items; the difference's 95 % interval decides, and an interval "
+               "that contains 0 is undecided whatever the sign of the mean (the scorecard applies the paper's "
+               "expected direction)."),
+        ("code", "pairs = ex.saved_pairs(study)\nstudy.save_table(pairs, 'paired_comparisons')\ndisplay(pairs)"),
     ],
     "08_real_data": [
         ("md", "# Real data\n\nThe study's own notebooks run on real recordings (`make study DATA=sprsound "
@@ -198,6 +239,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                                                      "snapshots = ex.real_snapshots(study)\n"
                                                      "display(Markdown(ex.no_snapshot_note(study) if not snapshots "
                                                      "else ''))")),
+        ("md", "## Headline\n\nScore per task and test set of each snapshot: the SPRSound challenge's starter recipe "
+               "computed here (the baseline to beat), CNN-TSA (mean of the fold models chosen on validation, with its "
+               "margin over the baseline and that margin's 95 % interval), CNN-TSA+FBS (kept bands and GMACs) and the "
+               "best published figure. Provenance (data fingerprint, profile, code) follows per snapshot."),
+        ("code", "headline = ex.real_headline(study)\nstudy.save_table(headline, 'headline')\ndisplay(headline)"),
         ("md", "## Each snapshot\n\nTSA placement (Table I), band retention with importance-based and backward "
                "selection (Figure 2), age models (Table II), the state of the art and the transformer, on the "
                "real recordings, each with its test sets named."),
@@ -208,12 +254,55 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "        study.save_table(table, f'{snap.name}_{name}')\n"
                  "        display(table)"),
     ],
+    "09_open_questions": [
+        ("md", "# The paper's open questions\n\nThe paper ends with two questions it leaves open: can a band "
+               "selection made per sample beat its static, dataset-wide one, and does FBS work on other "
+               "time-frequency representations than the log-Mel? Both are answered here with the study's own "
+               "protocol: the same folds, seeds and test sets as every other page."),
+        ("code", setup_cell("09_open_questions")),
+        ("code", "data = ex.load_data(study)\nbinary = ex.load_data(study, task='binary')"),
+        ("md", "## Dynamic band selection: a gate per sample\n\nThe paper's first open question: can a "
+               "sample-specific band choice beat its static, dataset-wide selection? A light gate (each band's mean "
+               "and maximum over time, a two-layer MLP) keeps a fixed budget of bands per sample, so the backbone "
+               "costs what a static model with that many bands costs; it trains end to end with the CNN-TSA "
+               "(straight-through gradient). Each budget is compared with the static IS round keeping as many "
+               "bands, on the same folds x seeds (gate minus static, 95 % interval). On the built-in corpus the "
+               "heat map shows which bands the gate keeps for each class, beside the bands planted for it."),
+        ("code", "dynamic = ex.dynamic_bands(study, binary=binary, multiclass=data)\n"
+                 "fig = plots.gate_bands(dynamic.keep, ex.planted_bands(data.truth), study.data_label)\n"
+                 "study.save_figure(fig, 'gate_bands')\nstudy.save_table(dynamic.table, 'gate_vs_static')\n"
+                 "study.save_table(dynamic.recovery, 'gate_recovery')\ndisplay(dynamic.table)\n"
+                 "display(dynamic.recovery)"),
+        ("md", "## FBS on other time-frequency fronts\n\nImportance-based selection (Grad-CAM, the same lambda "
+               "and steps) on three fronts with the same number of bands between the same frequencies: the "
+               "log-Mel, a linear-frequency front (triangular bands evenly spaced in Hz over the STFT, "
+               "torchaudio's `linear_fbanks`) and a gammatone front (4th-order gammatone filters from "
+               "`scipy.signal.gammatone`, evenly spaced on the ERB-rate scale). Each band maps to the range of "
+               "frequencies it stands for, so the kept regions can be compared across fronts: the overlap is "
+               "the intersection over the union of the kept ranges, in Hz."),
+        ("code", "fronts = ex.front_selections(study)\n"
+                 "fig = plots.lines(fronts.curves, x='n_bands', y='score_mean', hue='front', xlabel='bands kept', "
+                 "ylabel='validation score (%)', title='IS on each front', data_label=study.data_label)\n"
+                 "study.save_figure(fig, 'front_curves')\nstudy.save_table(fronts.curves, 'front_curves')\n"
+                 "display(fronts.curves[fronts.curves['best']])"),
+        ("code", "fig = plots.kept_ranges(fronts.kept, study.data_label, ex.planted_ranges(data))\n"
+                 "study.save_figure(fig, 'front_kept_ranges')\nstudy.save_table(fronts.kept, 'front_kept_ranges')\n"
+                 "study.save_table(ex.band_map(study), 'band_to_hz')\n"
+                 "display(fronts.overlap.pivot(index='a', columns='b', values='overlap').round(2))"),
+        ("md", "## Paired comparisons\n\nGate minus static IS at each budget, on the same folds x seeds and test "
+               "items; an interval that contains 0 is undecided."),
+        ("code", "ex.finish_open_questions(study, dynamic, fronts)\npairs = ex.saved_pairs(study)\n"
+                 "study.save_table(pairs, 'paired_comparisons')\ndisplay(pairs)"),
+    ],
     "scorecard": [
-        ("md", "# Claims scorecard\n\nOne row per claim of the paper. The verdict is computed from the result "
-               "files that the other notebooks of this run wrote (`summary.json` in each results folder), "
-               "never typed by hand: **reproduced**, **not reproduced**, or **not testable** (results missing, "
-               "data that cannot test the claim, or the smoke profile, whose few epochs of training make "
-               "accuracy differences meaningless)."),
+        ("md", "# Claims scorecard\n\nOne row per claim of the paper and one cell per data source: the built-in "
+               "corpus (this run), and SPRSound or ICBHI (this run when it ran on them, else their committed "
+               "snapshots). Each cell is computed from the result files (`summary.json`), never typed by hand: the "
+               "mean paired difference over folds x seeds, in points of the test set's headline score, with its "
+               "95 % interval and number of pairs. **reproduced**: the interval lies on the paper's side of 0; "
+               "**contradicted**: on the other side; **undecided**: it contains 0, whatever the sign of the mean; "
+               "**not testable**: results missing, data that cannot test the claim, or the smoke profile. Hover a "
+               "cell for what was compared and on which data."),
         ("code", setup_cell("scorecard")),
         ("code", "card = ex.claims_scorecard(study)\nstudy.save_table(card, 'scorecard')\n"
                  "display(Markdown(ex.verdict_counts(card)))\nex.styled_scorecard(card)"),

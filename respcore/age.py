@@ -1,10 +1,14 @@
-"""Age-specific models (PAPER.md, "Age groups"): pediatric-only, adult-only and unified models, and a
-router that picks the model by each sample's age group, falling back to the unified model when the age
-is unknown (or no model exists for the group) and counting every fallback.
+"""Age-specific models (PAPER.md, "Age groups"): a model per age band and one unified model, and a
+router that picks the model by each sample's age band, falling back to the unified model when the age
+is unknown (or no model exists for the band) and counting every fallback.
+
+The paper's bands are pediatric (under 18) and adult (``PAPER_BANDS``); SPRSound is all children, so
+its age question is asked within childhood (``CHILDHOOD_BANDS``: under 3, 3 to 6, 6 and over).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -13,28 +17,55 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .datasets.base import AGE_GROUPS, FeatureSet, age_group
+from .datasets.base import AGE_GROUPS, PEDIATRIC_MAX_AGE, FeatureSet
 from .metrics import SCORE_KEYS, scores
 from .train import TrainConfig, as_tests, make_folds, predict_logits, runs
-from .train.fit import Tests, data_key
+from .train.fit import FitResult, Tests, data_key
 from .train.grid import Executor, SerialExecutor, TrainJob
+
+
+@dataclass(frozen=True)
+class AgeBands:
+    """Named, contiguous age bands in years: band i is ``edges[i] <= age < edges[i + 1]``."""
+
+    names: tuple[str, ...]
+    edges: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.edges) != len(self.names) + 1 or list(self.edges) != sorted(set(self.edges)):
+            raise ValueError(f"AgeBands: need {len(self.names) + 1} increasing edges for {self.names}, got {self.edges}")
+
+    def of(self, age: float | None) -> str | None:
+        """The band of ``age``; None when the age is unknown or outside every band."""
+        if age is None or (isinstance(age, float) and math.isnan(age)):
+            return None
+        for name, low, high in zip(self.names, self.edges, self.edges[1:]):
+            if low <= age < high:
+                return name
+        return None
+
+
+PAPER_BANDS = AgeBands(AGE_GROUPS, (0.0, PEDIATRIC_MAX_AGE, math.inf))  # ("pediatric", "adult")
+CHILDHOOD_BANDS = AgeBands(("under 3", "3 to 6", "6 and over"), (0.0, 3.0, 6.0, math.inf))
 
 FALLBACK = "fallback"
 
 
 class AgeRouter(nn.Module):
-    """Routes each sample to ``models[age_group]`` ("pediatric" under 18, "adult"), else to ``fallback``.
+    """Routes each sample to ``models[band]`` (``bands``: pediatric under 18 and adult by default), else to
+    ``fallback``.
 
     Fallbacks are counted, never silent: ``counts`` holds, over every call so far, how many samples went
     to each model and how many fell back because the age was missing (``fallback_missing_age``) or no
     model exists for the group (``fallback_no_model``); ``last_counts`` holds the last call's.
     """
 
-    def __init__(self, models: dict[str, nn.Module], fallback: nn.Module) -> None:
+    def __init__(self, models: dict[str, nn.Module], fallback: nn.Module, bands: AgeBands = PAPER_BANDS) -> None:
         super().__init__()
-        unknown = set(models) - set(AGE_GROUPS)
+        unknown = set(models) - set(bands.names)
         if unknown:
-            raise ValueError(f"AgeRouter: unknown age groups {sorted(unknown)}; use {AGE_GROUPS}")
+            raise ValueError(f"AgeRouter: unknown age groups {sorted(unknown)}; use {bands.names}")
+        self.bands = bands
         self.models = nn.ModuleDict(models)
         self.fallback = fallback
         self.counts: dict[str, int] = self._zero()
@@ -78,7 +109,7 @@ class AgeRouter(nn.Module):
 
     def predict_logits(self, data: FeatureSet, *, batch_size: int = 256) -> Tensor:
         """(N, n_classes) logits for a feature set, routed by ``sample_groups(data)``, in eval mode."""
-        routes = self.route(sample_groups(data))
+        routes = self.route(sample_groups(data, self.bands))
         device = next(self.fallback.parameters()).device
         out = torch.zeros(len(data), 0)
         for name in np.unique(routes):
@@ -91,38 +122,44 @@ class AgeRouter(nn.Module):
         return out
 
 
-def sample_groups(data: FeatureSet) -> list[str | None]:
-    """Age group of each item: the ``age_group`` column, else derived from ``age``; None when unknown."""
-    if "age_group" in data.meta:
-        groups = data.meta["age_group"].tolist()
-        return [g if isinstance(g, str) else None for g in groups]
+def sample_groups(data: FeatureSet, bands: AgeBands = PAPER_BANDS) -> list[str | None]:
+    """Age band of each item, from the ``age`` column (for the paper's bands, an ``age_group`` column
+    alone also works); None when unknown."""
     if "age" in data.meta:
-        return [age_group(a) for a in data.meta["age"].tolist()]
-    raise ValueError("feature set meta has neither 'age_group' nor 'age': cannot route by age")
+        return [bands.of(None if a is None else float(a)) for a in data.meta["age"].tolist()]
+    if bands == PAPER_BANDS and "age_group" in data.meta:
+        return [g if isinstance(g, str) else None for g in data.meta["age_group"].tolist()]
+    raise ValueError("feature set meta has no 'age' column: cannot route by age")
 
 
 @dataclass
 class AgeModels:
-    """Pediatric, adult and unified fits, the router built from them, and the cross table."""
+    """Band and unified fits, the router built from them, and the cross table, for every repeat
+    (fold x seed): the same folds and seeds for every model, so router and unified model form pairs."""
 
-    fits: dict  # name -> FitResult ("pediatric", "adult", "unified"; a group with too little data is absent)
-    router: AgeRouter
-    table: pd.DataFrame  # one row per (model, test set, age subset): n, scores, fallbacks (router rows)
-    skipped: dict[str, str] = field(default_factory=dict)  # group -> why no model was trained
+    fits: dict  # name -> FitResult of the first repeat (a band with too little data is absent)
+    router: AgeRouter  # of the first repeat
+    table: pd.DataFrame  # a row per (fold, seed, model, test set, age subset): n, scores, fallbacks (router rows)
+    skipped: dict[str, str] = field(default_factory=dict)  # band -> why no model was trained
+    bands: AgeBands = PAPER_BANDS
 
 
 def train_age_models(train: FeatureSet, config: TrainConfig, *, tests: FeatureSet | Tests, k: int = 5,
                      fold_seed: int = 0, root: str | Path = "runs", progress: bool = True,
-                     executor: Executor | None = None) -> AgeModels:
-    """Train pediatric-only, adult-only and unified models; score each on each age group's subset of
-    every named test set (``tests``: a mapping, or one ``FeatureSet`` meaning ``{"test": it}``).
+                     executor: Executor | None = None, bands: AgeBands = PAPER_BANDS, repeats: int = 1,
+                     seeds: Sequence[int] = (0,)) -> AgeModels:
+    """Train a model per age band and a unified model; score each, and the router, on each band's subset
+    of every named test set (``tests``: a mapping, or one ``FeatureSet`` meaning ``{"test": it}``).
 
-    Each model's epoch is chosen on a held-out patient-wise fold (the first of ``k``) of its own
-    training subset. The router row uses the age models where they exist, the unified one otherwise.
-    The three trainings run together on ``executor`` (default: one after another in this process).
+    Each model's epoch is chosen on a held-out patient-wise fold of its own training subset: the first
+    ``repeats`` of ``k`` folds, each with every seed in ``seeds`` (``repeats=k`` and 2 seeds give 2k
+    pairs of router and unified model). Every training runs together on ``executor`` (default: one
+    after another in this process).
     """
-    groups = np.asarray(sample_groups(train), dtype=object)
-    subsets = {g: train.subset(np.flatnonzero(groups == g)) for g in AGE_GROUPS}
+    if not 1 <= repeats <= k:
+        raise ValueError(f"repeats must be in 1..k={k}, got {repeats}")
+    groups = np.asarray(sample_groups(train, bands), dtype=object)
+    subsets = {g: train.subset(np.flatnonzero(groups == g)) for g in bands.names}
     subsets["unified"] = train
     jobs, skipped = {}, {}
     for name, data in subsets.items():
@@ -130,20 +167,30 @@ def train_age_models(train: FeatureSet, config: TrainConfig, *, tests: FeatureSe
         if n_patients < max(k, 2):
             skipped[name] = f"{len(data)} items from {n_patients} patients: too few for {k} patient-wise folds"
             continue
-        tr, va = make_folds(data, k, fold_seed)[0]
-        key = runs.run_key(config.cache_key(), **data_key(data.subset(tr), data.subset(va), {}))
-        jobs[name] = TrainJob(config, data, tr, va, {}, Path(root) / key, key)
-    results = (executor or SerialExecutor(progress=progress)).run(list(jobs.values()))
-    fits = dict(zip(jobs, results))
-    if "unified" not in fits:
+        folds = make_folds(data, k, fold_seed)
+        for fold in range(repeats):
+            tr, va = folds[fold]
+            for seed in seeds:
+                cfg = replace(config, seed=int(seed))
+                key = runs.run_key(cfg.cache_key(), **data_key(data.subset(tr), data.subset(va), {}))
+                jobs[(fold, int(seed), name)] = TrainJob(cfg, data, tr, va, {}, Path(root) / key, key)
+    if "unified" in skipped:
         raise ValueError(f"train_age_models: cannot train the unified model ({skipped['unified']})")
-    router = AgeRouter({g: fits[g].model for g in AGE_GROUPS if g in fits}, fits["unified"].model)
-    return AgeModels(fits=fits, router=router, table=age_table(fits, router, tests, normal=config.normal),
-                     skipped=skipped)
+    results = dict(zip(jobs, (executor or SerialExecutor(progress=progress)).run(list(jobs.values()))))
+    tables, first = [], None
+    for fold in range(repeats):
+        for seed in seeds:
+            fits = {name: results[(fold, int(seed), name)] for name in subsets if name not in skipped}
+            router = AgeRouter({g: fits[g].model for g in bands.names if g in fits}, fits["unified"].model, bands)
+            tables.append(age_table(fits, router, tests, normal=config.normal).assign(fold=fold, seed=int(seed)))
+            first = first or (fits, router)
+    return AgeModels(fits=first[0], router=first[1], table=pd.concat(tables, ignore_index=True), skipped=skipped,
+                     bands=bands)
 
 
-def age_table(fits: dict, router: AgeRouter, tests: FeatureSet | Tests, *, normal: int = 0) -> pd.DataFrame:
-    """Each model (and the router) on the pediatric, adult and whole part of every named test set:
+def age_table(fits: dict[str, FitResult], router: AgeRouter, tests: FeatureSet | Tests, *,
+              normal: int = 0) -> pd.DataFrame:
+    """Each model (and the router) on each age band's part, and the whole, of every named test set:
     a row per (model, test_set, test_subset) with n, Sp, Se, AS, HS, Scores."""
     rows = []
     for test_name, test in as_tests(tests).items():
@@ -152,8 +199,8 @@ def age_table(fits: dict, router: AgeRouter, tests: FeatureSet | Tests, *, norma
 
 
 def _age_rows(fits: dict, router: AgeRouter, test_name: str, test: FeatureSet, normal: int) -> list[dict]:
-    test_groups = np.asarray(sample_groups(test), dtype=object)
-    subsets = {g: np.flatnonzero(test_groups == g) for g in AGE_GROUPS}
+    test_groups = np.asarray(sample_groups(test, router.bands), dtype=object)
+    subsets = {g: np.flatnonzero(test_groups == g) for g in router.bands.names}
     subsets["all"] = np.arange(len(test))
     rows = []
     for name in [*fits, "router"]:

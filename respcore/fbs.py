@@ -92,6 +92,14 @@ class BandSelection:
         return build_model(c.backbone, self.params["n_classes"], n_bands=len(self.kept_bands), tsa=c.tsa,
                            width=c.width, dropout=c.dropout, n_frames=self.params["n_frames"])
 
+    def runs(self, round_: int | None = None) -> pd.DataFrame:
+        """Per-(fold, seed) scores of one round (default: the best): fold, seed, val_<score> and
+        <test>_<score> columns; rounds share folds and seeds, so two rounds' runs are pairs."""
+        rec = self.trajectory[self.best_round if round_ is None else round_]
+        if "runs" not in rec:
+            raise ValueError(f"{self.method} round {rec['round']} has no per-run scores (saved by an older version)")
+        return pd.DataFrame(rec["runs"])
+
     def train_config(self) -> TrainConfig:
         """The training config restricted to the kept bands (to retrain the final model)."""
         return replace(self.config, bands=self.kept_bands)
@@ -199,6 +207,14 @@ def backward_selection(data: FeatureSet, config: TrainConfig, *, k: int, r: int,
                                  candidate_folds=n_cand, groups="fixed blocks b // r of original bands"))
 
 
+def run_scores(cv: CVResult) -> list[dict]:
+    """A cross-validation's per-(fold, seed) validation and test scores, as JSON-ready records."""
+    cols = [c for c in cv.runs.columns
+            if c in ("fold", "seed") or (c.startswith(("val_", *(f"{t}_" for t in cv.tests))) and "_on_test_" not in c)]
+    return [{k: int(v) if k in ("fold", "seed") else (None if np.isnan(v) else float(v)) for k, v in row.items()}
+            for row in cv.runs[cols].to_dict("records")]
+
+
 class _Selection:
     """Book-keeping shared by IS and BS: fixed folds, cost counters, trajectory, stopping rule."""
 
@@ -240,7 +256,7 @@ class _Selection:
                "tests": {name: cv.mean(name) for name in self.tests},
                "tests_std": {name: cv.std(name) for name in self.tests},
                "macs": cost["macs"], "params": cost["params"], "folds_used": n_folds,
-               "trainings": self.trainings, "seconds": self.seconds}
+               "trainings": self.trainings, "seconds": self.seconds, "runs": run_scores(cv)}
         return rec
 
     @property

@@ -68,3 +68,30 @@ def test_train_age_models_skips_a_group_without_patients(tmp_path):
     result = train_age_models(train, config, tests=train, k=3, root=tmp_path, progress=False)
     assert "adult" in result.skipped and "adult" not in result.fits
     assert set(result.table["model"]) == {"pediatric", "unified", "router"}
+
+
+def test_childhood_bands_route_by_age_and_pair_router_with_unified(tmp_path):
+    from respcore.age import CHILDHOOD_BANDS, AgeBands
+
+    assert [CHILDHOOD_BANDS.of(a) for a in (0.2, 2.99, 3.0, 5.9, 6.0, 16.2, None)] == \
+        ["under 3", "under 3", "3 to 6", "3 to 6", "6 and over", "6 and over", None]
+    with pytest.raises(ValueError, match="increasing edges"):
+        AgeBands(("a", "b"), (0.0, 3.0))
+    ages = np.array([1.0, 4.0, 8.0, np.nan])
+    data = planted_featureset(4, n_patients=4, ages=ages)
+    router = AgeRouter({"under 3": Constant(0), "6 and over": Constant(1)}, fallback=Constant(2), bands=CHILDHOOD_BANDS)
+    assert router.predict_logits(data).argmax(1).tolist() == [0, 2, 1, 2]  # no 3-to-6 model: unified
+    assert router.last_counts["fallback_no_model"] == 1 and router.last_counts["fallback_missing_age"] == 1
+    with pytest.raises(ValueError, match="unknown age groups"):
+        AgeRouter({"pediatric": Constant(0)}, fallback=Constant(2), bands=CHILDHOOD_BANDS)
+
+    train = planted_featureset(96, n_patients=24, ages=np.repeat([1.5, 4.5, 9.0], 32))
+    test = planted_featureset(30, n_patients=6, seed=1, ages=np.repeat([2.0, 5.0, 10.0], 10))
+    config = TrainConfig(backbone="cnn3", width=0.125, epochs=1, batch_size=16, device="cpu", num_threads=1)
+    result = train_age_models(train, config, tests=test, k=2, repeats=2, seeds=(0, 1), root=tmp_path,
+                              progress=False, bands=CHILDHOOD_BANDS)
+    t = result.table
+    assert set(t["model"]) == {"under 3", "3 to 6", "6 and over", "unified", "router"}
+    assert set(zip(t["fold"], t["seed"])) == {(0, 0), (0, 1), (1, 0), (1, 1)}  # 4 pairs of router and unified
+    routed = t[(t.model == "router") & (t.test_subset == "all")]
+    assert len(routed) == 4 and (routed["fallback_missing_age"] == 0).all() and (routed["n"] == 30).all()

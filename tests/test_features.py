@@ -93,3 +93,34 @@ def test_json_is_atomic_and_hash_is_order_free(tmp_path):
     assert read_json(p) == {"a": [1, 2], "b": 1}
     assert list(tmp_path.joinpath("a").iterdir()) == [p]  # no temporary left behind
     assert stable_hash({"a": 1, "b": 2}) == stable_hash({"b": 2, "a": 1})
+
+
+@pytest.mark.parametrize("front", ["mel", "linear", "gammatone"])
+def test_each_front_maps_its_bands_to_hz_and_a_tone_lands_in_its_band(front):
+    from respcore.features import hz_overlap, kept_ranges_hz
+
+    mel = MelConfig(cycle_seconds=1.0, front=front)
+    ranges = mel.band_ranges_hz()  # (64, 2)
+    assert ranges.shape == (64, 2) and ranges[0, 0] == pytest.approx(50) and ranges[-1, 1] == pytest.approx(2000)
+    assert torch.allclose(ranges[1:, 0], ranges[:-1, 1]), "the ranges tile f_min..f_max"
+    centres = mel.band_centers_hz()
+    assert ((ranges[:, 0] < centres) & (centres < ranges[:, 1])).all()
+    scale = {"mel": lambda f: 2595 * torch.log10(1 + f / 700), "linear": lambda f: f,
+             "gammatone": lambda f: 21.4 * torch.log10(1 + 0.00437 * f)}[front]
+    steps = torch.diff(scale(centres))
+    assert torch.allclose(steps, steps.mean().expand_as(steps), rtol=1e-6), f"{front}: centres evenly spaced on its scale"
+    t = torch.arange(mel.cycle_samples) / mel.sample_rate
+    for f in (180.0, 700.0, 1500.0):
+        x = log_mel(torch.sin(2 * torch.pi * f * t)[None], mel)[0, 0].mean(-1)  # (64,)
+        lo, hi = ranges[int(x.argmax())].tolist()
+        assert lo - 0.6 * (hi - lo) <= f <= hi + 0.6 * (hi - lo), f"{front}: a {f} Hz tone peaks in band [{lo}, {hi}]"
+    kept = kept_ranges_hz(mel, [0, 1, 2, 40])
+    assert len(kept) == 2 and kept[0] == (pytest.approx(50), pytest.approx(float(ranges[2, 1])))
+    assert hz_overlap(kept, kept) == pytest.approx(1.0) and hz_overlap(kept[:1], kept[1:]) == 0.0
+
+
+def test_the_default_front_keeps_the_cache_keys_it_had():
+    assert MelConfig().fingerprint() == MelConfig(front="mel").fingerprint() == "87232de1f55b"
+    assert MelConfig(front="linear").fingerprint() != MelConfig().fingerprint()
+    with pytest.raises(ValueError, match="unknown front"):
+        MelConfig(front="cqt")

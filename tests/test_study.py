@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from respcore import study as ex
@@ -105,41 +106,57 @@ def test_failed_notebook_fails_the_study_and_leaves_no_page(tmp_path: Path) -> N
 
 # -- scorecard: verdicts computed from summary files ---------------------------------------------------
 
-def _summaries(tmp: Path, profile: str = "cpu", post: float = 0.60, block1: float = 0.55) -> Path:
-    base = {"dataset": "synthetic", "real_data": False, "profile": profile}
-    write_json(tmp / "02_tsa_placement" / "summary.json", {**base, "AS": {"post": post, "block1": block1,
-               "input": 0.50, "none": 0.52}, "GFLOPs_paper_input": {"post": 2.475, "block1": 3.16}})
-    write_json(tmp / "03_band_retention" / "summary.json", {**base, "curves": {
-        "IS/binary": {"64": 0.70, "48": 0.74, "32": 0.71, "16": 0.60}},
-        "flops_ratio": {"64": 1.0, "48": 0.75, "32": 0.5, "16": 0.25}, "score_std_64": 0.01})
-    write_json(tmp / "04_age" / "summary.json", {**base, "AS_on_pediatric": {"pediatric": 0.66, "unified": 0.6}})
-    write_json(tmp / "06_model_agnostic" / "summary.json", {**base, "score_full": 0.6, "score_fbs": 0.58,
-                                                            "n_bands_fbs": 48})
-    write_json(tmp / "07_beyond_paper" / "summary.json", {**base, "best_lambda": {"binary": 1.0, "multiclass": 0.5}})
+def _pair(a: float, b: float, n: int = 10, spread: float = 0.01, a_label: str = "a", b_label: str = "b") -> dict:
+    """A saved comparison whose differences are a - b +- spread (alternating)."""
+    wobble = [spread * (1 if i % 2 else -1) for i in range(n)]
+    return {"a_label": a_label, "b_label": b_label, "metric": "test_Score_icbhi",
+            "a": [a + w for w in wobble], "b": [b] * n}
+
+
+def _summaries(tmp: Path, profile: str = "cpu", post: float = 0.60, block1: float = 0.55,
+               dataset: str = "synthetic") -> Path:
+    base = {"dataset": dataset, "real_data": dataset != "synthetic", "profile": profile, "pairs_test_set": "test"}
+    write_json(tmp / "02_tsa_placement" / "summary.json", {**base, "AS": {"post": post, "block1": block1},
+               "GFLOPs_paper_input": {"post": 2.475, "block1": 3.16},
+               "pairs": {"post_vs_block1": _pair(post, block1), "post_vs_input": _pair(post, 0.50)}})
+    write_json(tmp / "03_band_retention" / "summary.json", {**base, "flops_ratio": {"64": 1.0, "48": 0.75, "32": 0.5},
+               "pairs": {"peak_vs_all/binary": _pair(0.74, 0.70, a_label="IS 48 bands"),
+                         "half_vs_all/binary": _pair(0.71, 0.70, spread=0.03)}})
+    write_json(tmp / "04_age" / "summary.json", {**base, "bands": ["pediatric", "adult"], "pairs_subset": "pediatric",
+               "pairs": {"routed_vs_unified": _pair(0.66, 0.60)}})
+    write_json(tmp / "06_model_agnostic" / "summary.json", {**base, "pairs": {"fbs_vs_all": _pair(0.58, 0.60)}})
+    write_json(tmp / "07_beyond_paper" / "summary.json", {**base, "pairs": {
+        "lambda/binary": _pair(0.7, 0.65), "lambda/multiclass": _pair(0.5, 0.5, spread=0.02)}})
     return tmp
 
 
-def test_scorecard_has_a_row_per_claim_with_computed_verdicts(tmp_path: Path) -> None:
+def test_scorecard_has_a_row_per_claim_with_verdicts_from_paired_intervals(tmp_path: Path) -> None:
     card = scorecard.scorecard(_summaries(tmp_path)).set_index("key")
     assert list(card.index) == [c.key for c in published.CLAIMS]
     assert set(scorecard.RULES) == set(card.index)
     expected = {"tsa_ordering": "reproduced", "tsa_gflops": "reproduced", "fbs_peak": "reproduced",
-                "fbs_flops_cut": "reproduced", "bands32_beat_64": "reproduced", "lambda_effect": "reproduced",
-                "age_gain": "reproduced", "model_agnostic": "not reproduced"}
-    assert card["verdict"].to_dict() == expected
-    assert "48 bands" in card.loc["fbs_peak", "ours"]
-    assert "50% fewer FLOPs at 32 bands" in card.loc["fbs_flops_cut", "ours"]
-    assert card.loc["tsa_ordering", "data"] == "synthetic corpus, profile cpu"
+                "fbs_flops_cut": "undecided",  # 32 bands: +1 point with a spread of 3, the interval reaches -1
+                "bands32_beat_64": "undecided",  # +1 point with a spread of 3: the interval holds 0
+                "lambda_effect": "undecided",  # binary reproduced, multiclass undecided
+                "age_gain": "reproduced", "model_agnostic": "contradicted"}
+    assert card["built-in corpus verdict"].to_dict() == expected
+    assert "IS 48 bands" in card.loc["fbs_peak", "built-in corpus"]
+    assert "n=10" in card.loc["tsa_ordering", "built-in corpus"] and "+5.0 pts" in card.loc["tsa_ordering", "built-in corpus"]
+    assert "50% fewer FLOPs at 32 bands" in card.loc["fbs_flops_cut", "built-in corpus"]
+    assert (card["SPRSound verdict"] == "not testable").all(), "no SPRSound run: nothing judged there"
+    html = scorecard.styled(card.reset_index()).to_html()
+    assert "reproduced: " in html and "#fff3cd" in html  # undecided cells are amber, never green
 
 
 def test_scorecard_verdicts_follow_the_results(tmp_path: Path) -> None:
     card = scorecard.scorecard(_summaries(tmp_path, post=0.50, block1=0.56)).set_index("key")
-    assert card.loc["tsa_ordering", "verdict"] == "not reproduced"
+    assert card.loc["tsa_ordering", "built-in corpus verdict"] == "contradicted"
     smoke = scorecard.scorecard(_summaries(tmp_path / "s", profile="smoke")).set_index("key")
-    assert smoke.loc["tsa_ordering", "verdict"] == "not testable"
-    assert smoke.loc["tsa_gflops", "verdict"] == "reproduced", "FLOPs do not depend on training"
+    assert smoke.loc["tsa_ordering", "built-in corpus verdict"] == "not testable"
+    assert smoke.loc["tsa_gflops", "built-in corpus verdict"] == "reproduced", "FLOPs do not depend on training"
     empty = scorecard.scorecard(tmp_path / "none")
-    assert (empty["verdict"] == "not testable").all() and len(empty) == len(published.CLAIMS)
+    assert len(empty) == len(published.CLAIMS)
+    assert all((empty[f"{src} verdict"] == "not testable").all() for src in scorecard.SOURCES.values())
 
 
 def test_scorecard_names_a_corrupt_summary(tmp_path: Path) -> None:
@@ -191,65 +208,56 @@ def test_setup_writes_params_and_rejects_bad_parameters(tmp_path: Path) -> None:
 
 # -- real data: snapshots of study runs read by notebook 08 and the scorecard ---------------------------
 
-def test_real_study_snapshot_feeds_the_real_verdicts(tmp_path):
+def test_real_study_snapshot_fills_its_own_column(tmp_path):
     snap = tmp_path / "real" / "sprsound-cpu"
-    (snap / "02_tsa_placement").mkdir(parents=True)
+    _summaries(snap, dataset="sprsound")
     (snap / "snapshot.json").write_text(json.dumps({"dataset": "sprsound", "notebooks": ["02_tsa_placement"]}))
-    (snap / "02_tsa_placement" / "summary.json").write_text(json.dumps(
-        {"dataset": "sprsound", "real_data": True, "profile": "cpu",
-         "AS": {"post": 0.8, "block1": 0.7, "input": 0.6}, "GFLOPs_paper_input": {"post": 2.48, "block1": 3.17}}))
-    got = scorecard.real_verdicts(tmp_path / "real")
-    assert set(got) == {"tsa_ordering"}  # FLOPs counts are data-free; the other notebooks are not in it
-    ours, data, verdict, why = got["tsa_ordering"]
-    assert verdict == scorecard.REPRODUCED and "REAL sprsound, profile cpu" in data and "sprsound-cpu" in why
     card = scorecard.scorecard(tmp_path / "none", real=tmp_path / "real").set_index("key")
-    assert card.loc["tsa_ordering", "verdict (real)"] == scorecard.REPRODUCED
-    assert card.loc["fbs_peak", "verdict (real)"] == scorecard.NOT_TESTABLE
-    assert (scorecard.scorecard(tmp_path / "none", real=None)["verdict (real)"] == scorecard.NOT_TESTABLE).all()
+    assert card.loc["tsa_ordering", "SPRSound verdict"] == "reproduced"
+    assert "snapshot sprsound-cpu" in card.loc["tsa_ordering", "SPRSound why"]
+    assert card.loc["tsa_ordering", "built-in corpus verdict"] == "not testable"
+    assert (scorecard.scorecard(tmp_path / "none", real=None)["SPRSound verdict"] == "not testable").all()
 
 
-def test_age_claim_is_not_testable_when_an_age_group_has_no_model(tmp_path: Path) -> None:
+def test_age_claim_is_not_testable_without_router_pairs(tmp_path: Path) -> None:
     (tmp_path / "04_age").mkdir()
     (tmp_path / "04_age" / "summary.json").write_text(json.dumps(
-        {"dataset": "sprsound", "real_data": True, "profile": "cpu",
-         "AS_on_pediatric": {"pediatric": 0.61, "unified": 0.61, "routed": 0.61},
-         "skipped": {"adult": "0 items from 0 patients"}, "why_not": "no adult model: 0 items from 0 patients"}))
-    ours, data, verdict, why = scorecard.age_gain(scorecard.load_summaries(tmp_path))
-    assert verdict == scorecard.NOT_TESTABLE and "no adult model" in why and "61.00 %" in ours
+        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "pairs": {},
+         "skipped": {"under 3": "3 items from 2 patients"}, "why_not": "no all items in the inter test set"}))
+    cell = scorecard.age_gain(scorecard.load_summaries(tmp_path))
+    assert cell.verdict == scorecard.NOT_TESTABLE and "no all items" in cell.why
 
 
-def test_sota_has_a_row_per_named_test_set_of_a_real_study_run(tmp_path: Path) -> None:
+def test_sota_has_baseline_and_ours_per_task_and_named_test_set(tmp_path: Path) -> None:
     from conftest import make_sprsound
 
     data = make_sprsound(tmp_path / "data")
     study = ex.setup("05_sota", dataset="sprsound", data_root=str(data), profile="cpu",
                      out_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
-    (tmp_path / "out" / "02_tsa_placement").mkdir()
-    (tmp_path / "out" / "02_tsa_placement" / "summary.json").write_text(json.dumps(
-        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "backbone": "cnn3", "AS": {"post": 0.64},
-         "tests": {"inter": {"AS": {"post": 0.52}, "score": {"post": 0.61}},
-                   "intra": {"AS": {"post": 0.72}, "score": {"post": 0.80}}}}))
-    table = ex.sota_table(study)
+    assert study.profile.seeds == 2 and study.profile.folds == 5, "real data: 10 pairs in the cpu profile"
+    headline = pd.DataFrame([
+        {"task": "1-2", "test_set": t, "n": 10, "baseline": b, "cnn_tsa": c, "cnn_tsa_std": 0.01, "margin": c - b,
+         "margin_low": c - b - 0.02, "margin_high": c - b + 0.02, "pairs": 10, "fbs": f, "fbs_bands": 48,
+         "fbs_gmacs": 0.3, "gmacs": 0.4, "published": 0.8448, "published_method": "x"}
+        for t, b, c, f in (("inter", 0.44, 0.61, 0.63), ("intra", 0.36, 0.80, None))])
+    table = ex.sota_table(study, headline)
     assert table["label"].notna().all()
-    ours = table[table["source_kind"] == "ours (real)"].set_index("test_set")
-    assert ours.loc["inter", "Score"] == pytest.approx(61) and ours.loc["intra", "Score"] == pytest.approx(80)
+    ours = table[table["source_kind"] == "ours (real)"]
+    got = {(m, t): s for m, t, s in zip(ours["method"], ours["test_set"], ours["Score"])}
+    assert got[("CNN-TSA (ours)", "inter")] == pytest.approx(61) and got[("CNN-TSA (ours)", "intra")] == pytest.approx(80)
+    assert got[("challenge baseline (ours)", "intra")] == pytest.approx(36)
+    assert ("CNN-TSA + FBS (ours)", "intra") not in got and got[("CNN-TSA + FBS (ours)", "inter")] == pytest.approx(63)
     assert "CNN-TSA (ours) [1-2, inter]" in set(table["label"])
+    view = ex.headline_view(headline)
+    assert view.loc[0, "CNN-TSA - baseline [95 % CI]"] == "+17.0 [+15.0, +19.0]"
+    assert view.loc[1, "CNN-TSA+FBS"] == "-" and "48 bands" in view.loc[0, "CNN-TSA+FBS"]
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
 
 
-def test_scorecard_flags_differences_within_the_noise_and_cnn3_flops(tmp_path: Path) -> None:
-    (tmp_path / "03_band_retention").mkdir()
-    (tmp_path / "03_band_retention" / "summary.json").write_text(json.dumps(
-        {"dataset": "sprsound", "real_data": True, "profile": "cpu", "score_std_64": 0.03,
-         "curves": {"IS/binary": {"64": 0.825, "48": 0.86, "32": 0.826}}, "flops_ratio": {"48": 0.75, "32": 0.5}}))
+def test_scorecard_cnn3_flops_are_not_table_one(tmp_path: Path) -> None:
     (tmp_path / "02_tsa_placement").mkdir()
     (tmp_path / "02_tsa_placement" / "summary.json").write_text(json.dumps(
         {"dataset": "sprsound", "real_data": True, "profile": "cpu", "backbone": "cnn3",
-         "AS": {"post": 0.6, "block1": 0.5, "input": 0.5}, "GFLOPs_paper_input": {"post": 1.66, "block1": 2.35}}))
-    S = scorecard.load_summaries(tmp_path)
-    _, _, verdict, why = scorecard.bands32_beat_64(S)
-    assert verdict == scorecard.REPRODUCED and "weak evidence" in why and "+0.10 points" in why
-    _, _, verdict, why = scorecard.fbs_peak(S)
-    assert verdict == scorecard.REPRODUCED and "weak evidence" not in why  # 3.5 points > one std (3)
-    _, _, verdict, why = scorecard.tsa_gflops(S)
-    assert verdict == scorecard.NOT_TESTABLE and "cnn3" in why
+         "GFLOPs_paper_input": {"post": 1.66, "block1": 2.35}}))
+    cell = scorecard.tsa_gflops(scorecard.load_summaries(tmp_path))
+    assert cell.verdict == scorecard.NOT_TESTABLE and "cnn3" in cell.why

@@ -1,6 +1,7 @@
 """Trainer: learning, determinism, resume after interruption, run cache, cross-validation."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -267,3 +268,14 @@ def test_named_test_sets_are_scored_and_carried_through_cv(corpus, tmp_path):
     for bad in ({"val": inter}, {"a b": inter}, {"x_on_test": inter}):
         with pytest.raises(ValueError, match="test set name"):
             fit(train, val, TINY, tests=bad, progress=False)
+
+
+def test_scoring_tests_at_the_best_epoch_only_gives_the_same_honest_scores():
+    data, test = planted_featureset(64, n_patients=16), planted_featureset(32, n_patients=8, seed=1)
+    base = TrainConfig(backbone="cnn3", width=0.125, epochs=3, batch_size=16, device="cpu", num_threads=1)
+    every = fit(data, data, base, tests={"test": test}, progress=False)
+    once = fit(data, data, replace(base, test_every_epoch=False), tests={"test": test}, progress=False)
+    assert once.best_epoch == every.best_epoch and once.test_scores == every.test_scores
+    assert all(math.isnan(v) for v in once.test_scores_best_epoch_on_test["test"].values())
+    assert once.history["test_AS"].notna().sum() == 1, "scored once, at the best epoch"
+    assert "test_every_epoch" in replace(base, test_every_epoch=False).cache_key()

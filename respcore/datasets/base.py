@@ -42,6 +42,9 @@ class FeatureSet:
     meta: pd.DataFrame
     mel: MelConfig
     bands: tuple[int, ...] | None = None  # None: all mel.n_mels bands
+    # (N,) frames of each item that hold audio (whole recordings of different lengths, right-padded to
+    # T); None: every item fills all T frames (cycles and events fitted to one length)
+    lengths: Tensor | None = None
 
     def __post_init__(self) -> None:
         n = len(self.y)
@@ -49,6 +52,9 @@ class FeatureSet:
             raise ValueError(f"x ({self.x.shape[0]}), y ({n}) and meta ({len(self.meta)}) differ in length")
         if self.x.dim() != 4 or self.x.shape[1] != 1:
             raise ValueError(f"x must be (N, 1, F, T), got {tuple(self.x.shape)}")
+        if self.lengths is not None and (self.lengths.shape != (n,) or bool((self.lengths < 1).any())
+                                         or bool((self.lengths > self.x.shape[-1]).any())):
+            raise ValueError(f"lengths must be (N,) frame counts in 1..{self.x.shape[-1]}")
 
     def __len__(self) -> int:
         return len(self.y)
@@ -73,7 +79,8 @@ class FeatureSet:
     def subset(self, index: Sequence[int] | np.ndarray | Tensor) -> "FeatureSet":
         idx = torch.as_tensor(np.asarray(index), dtype=torch.long)
         meta = self.meta.iloc[idx.numpy()].reset_index(drop=True)
-        return replace(self, x=self.x[idx], y=self.y[idx], meta=meta)
+        return replace(self, x=self.x[idx], y=self.y[idx], meta=meta,
+                       lengths=None if self.lengths is None else self.lengths[idx])
 
     def with_bands(self, bands: Sequence[int]) -> "FeatureSet":
         """Keep only ``bands`` (indices into the ORIGINAL Mel bands, not into the current ones)."""

@@ -37,6 +37,7 @@ def write_entry(path: str | Path, features: FeatureSet) -> Path:
         "classes": list(features.classes),
         "mel": features.mel.to_dict(),
         "bands": None if features.bands is None else list(features.bands),
+        "lengths": features.lengths,
         "meta_columns": [str(c) for c in meta.columns],
         "meta": {str(c): _column_values(meta[c]) for c in meta.columns},
     }
@@ -57,6 +58,7 @@ def read_entry(path: str | Path) -> FeatureSet:
         meta=meta,
         mel=MelConfig(**payload["mel"]),
         bands=None if bands is None else tuple(bands),
+        lengths=payload.get("lengths"),
     )
 
 

@@ -22,6 +22,7 @@ from .report import Report
 
 DECODE_THREADS = 2  # libsndfile and torch's resampling release the GIL; the machine has few cores
 DECODE_CHUNK = 16  # recordings decoded ahead at once (bounds memory)
+MIN_WHOLE_FRAMES = 32  # a whole item shorter than this (~1 s) is scored on this many frames, its floor after it
 
 
 class SegmentDataset:
@@ -68,6 +69,13 @@ class SegmentDataset:
             item["logmel"] = log_mel(item["waveform"][None], self.mel)[0]  # (1, F, T)
         return item
 
+    def segment(self, index: int) -> Tensor:
+        """(l,) waveform of item ``index`` at its own length (an event, a cycle or a whole recording),
+        at ``mel.sample_rate``: not padded or cut to the cycle length."""
+        row = self.metadata.iloc[index]
+        wave = self._load_recording(str(row["path"]))  # (L,)
+        return cut(wave, self.mel.sample_rate, float(row["start"]), float(row["end"]))
+
     @property
     def counts(self) -> dict[str, int]:
         """Items per class, in ``classes`` order."""
@@ -83,12 +91,18 @@ class SegmentDataset:
         """Hash of every dataset file read (names relative to the root, sizes, mtimes): the cache key part."""
         return files_stamp(sorted(set(self._files)), self.root)
 
-    def features(self, *, cache_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 256) -> FeatureSet:
+    def features(self, *, cache_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 256,
+                 whole: bool = False) -> FeatureSet:
         """Every item's log-Mel at once: decoded in a small thread pool, cut, fitted and transformed in
         batches on ``device``; cached under ``cache_dir`` when given.
 
+        ``whole=True`` keeps each item at its own length (whole recordings for the record-level tasks):
+        each log-Mel is right-padded with its own minimum to the longest, and ``lengths`` says how many
+        frames of each are audio; training crops them and scoring reads each whole.
+
         Returns:
-            FeatureSet with x (N, 1, n_mels, n_frames) float32 on the CPU, y (N,), meta without ``path``.
+            FeatureSet with x (N, 1, n_mels, n_frames) float32 on the CPU (n_frames: the cycle's, or the
+            longest item's with ``whole``), y (N,), meta without ``path``.
         """
         key = {
             "dataset": self.name,
@@ -97,10 +111,25 @@ class SegmentDataset:
             "mel": self.mel.fingerprint(),
             "files": self.files_stamp(),
             "strict": self.strict,
+            **({"whole": True} if whole else {}),
         }
-        name = f"{self.name}-{self.task}-{self.split}-{self.mel.fingerprint()}"
-        fs, _ = cached_features(cache_dir, name, key, lambda: self._compute_features(device, batch_size))
+        name = f"{self.name}-{self.task}-{self.split}-{self.mel.fingerprint()}" + ("-whole" if whole else "")
+        compute = self._whole_features if whole else lambda: self._compute_features(device, batch_size)
+        fs, _ = cached_features(cache_dir, name, key, compute)
         return fs
+
+    def _whole_features(self) -> FeatureSet:
+        meta = self.metadata.reset_index(drop=True)
+        specs = [log_mel(self.segment(i)[None], self.mel)[0] for i in range(len(meta))]  # each (1, F, t_i)
+        # a few recordings last a fraction of a second: too short for the CNN's poolings on their own
+        lengths = torch.tensor([max(s.shape[-1], MIN_WHOLE_FRAMES) for s in specs], dtype=torch.long)  # (N,)
+        x = torch.zeros(len(meta), 1, self.mel.n_mels, int(lengths.max()) if len(meta) else 1)  # (N, 1, F, T)
+        for i, s in enumerate(specs):
+            x[i] = s.amin()  # the item's own floor under its padding
+            x[i, ..., : s.shape[-1]] = s
+        y = torch.tensor(meta["label_index"].to_numpy(np.int64))  # (N,)
+        return FeatureSet(x=x, y=y, classes=self.classes, meta=meta.drop(columns=["path"]), mel=self.mel,
+                          lengths=lengths)
 
     def _compute_features(self, device: str, batch_size: int) -> FeatureSet:
         meta = self.metadata.reset_index(drop=True)

@@ -11,13 +11,14 @@ import torch
 from torch import nn
 
 from .cnn import CNN6_CHANNELS, CNNTSA, ConvBlock, tsa_placements
+from .gate import BandGate, GatedModel
 from .pretrained import load_panns_cnn6
 from .transformer import TRANSFORMER_PLACEMENTS, EncoderLayer, SpectrogramTransformer
 from .tsa import FrequencyAggregation, TemporalSelfAttention
 
 __all__ = ["build_model", "BACKBONES", "PLACEMENTS", "CNNTSA", "ConvBlock", "FrequencyAggregation",
            "TemporalSelfAttention", "SpectrogramTransformer", "EncoderLayer", "CNN6_CHANNELS", "scaled",
-           "load_panns_cnn6"]
+           "load_panns_cnn6", "BandGate", "GatedModel"]
 
 
 def scaled(base: int, width: float, multiple: int = 1) -> int:
@@ -51,7 +52,7 @@ PLACEMENTS: dict[str, list[str]] = {
 
 
 def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "post", *, width: float = 1.0,
-                dropout: float = 0.2, n_frames: int | None = None) -> nn.Module:
+                dropout: float = 0.2, n_frames: int | None = None, gate: int = 0) -> nn.Module:
     """A classifier for log-Mel batches (B, 1, n_bands, T) returning (B, n_classes) logits.
 
     Args:
@@ -63,6 +64,8 @@ def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "po
         width: multiplies the channel widths (CNN) or the embedding width (transformer); 1.0 = as published.
         dropout: dropout probability (after each conv block / in the MLPs, and before the head).
         n_frames: frames per input if known (checked; sizes the transformer's time position embedding).
+        gate: 0, or a budget of bands: a ``BandGate`` keeps that many of the ``n_bands`` per sample and
+            the backbone is built for them (dynamic band selection, ``GatedModel``).
     Returns:
         the model, with ``model.arch`` holding these arguments: ``build_model(**model.arch)`` rebuilds it.
     Raises:
@@ -78,10 +81,15 @@ def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "po
         raise ValueError(f"width must be positive, got {width}")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    model = BACKBONES[backbone](int(n_classes), int(n_bands), tsa, width=float(width), dropout=float(dropout),
-                                n_frames=n_frames)
+    if not 0 <= gate <= n_bands:
+        raise ValueError(f"gate must be 0 (none) or a band budget in 1..{n_bands}, got {gate}")
+    model = BACKBONES[backbone](int(n_classes), int(gate or n_bands), tsa, width=float(width),
+                                dropout=float(dropout), n_frames=n_frames)
+    if gate:
+        model = GatedModel(BandGate(n_bands=int(n_bands), budget=int(gate)), model)
     model.arch = {"backbone": backbone, "n_classes": int(n_classes), "n_bands": int(n_bands), "tsa": tsa,
-                  "width": float(width), "dropout": float(dropout), "n_frames": n_frames}
+                  "width": float(width), "dropout": float(dropout), "n_frames": n_frames,
+                  **({"gate": int(gate)} if gate else {})}
     if backbone != "transformer":
         # NHWC conv weights take oneDNN's (and cuDNN's) fast path: a training step 1.39x faster in the cpu
         # profile (benchmarks/README.md); the (B, 1, F, T) input needs no change, results agree to 2e-7.

@@ -11,6 +11,7 @@ from ..export import export_model
 from ..fbs import BandSelection, backward_selection, importance_selection, recovery
 from .config import Study
 from .data import StudyData, informative_bands
+from .pairs import headline_column, pair_entry, selection_pairs
 from .tables import cross_validate, train_config
 
 LAMBDA = {"binary": 1.0, "multiclass": 0.5}  # the paper's recommended lambda per task
@@ -34,7 +35,7 @@ def _selection_kwargs(study: Study) -> dict:
                 executor=study.executor)
 
 
-def _is(study: Study, data: StudyData, lam: float, method: str = "gradcam", patience: int | None = None,
+def is_selection(study: Study, data: StudyData, lam: float, method: str = "gradcam", patience: int | None = None,
         **overrides) -> BandSelection:
     """IS with the profile's settings; ``patience=None`` runs the whole curve down to the minimum."""
     cfg = train_config(study, data, **overrides)
@@ -74,7 +75,7 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
         task, method = item
         data = tasks[task]
         if method == "IS":
-            return _is(study, data, LAMBDA[task]), p.band_step
+            return is_selection(study, data, LAMBDA[task]), p.band_step
         return backward_selection(data.train, train_config(study, data), r=r_bs, tests=data.tests,
                                   candidate_folds=None if p.name == "paper" else 1,
                                   **_selection_kwargs(study)), r_bs  # smoke: BS on the binary task only
@@ -107,7 +108,7 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
     study.save_table(importance, "importance_per_fold")
     study.save_table(pd.DataFrame([row for task, data in tasks.items()
                                    for row in export_selected(study, data, sels[f"IS/{task}"])]), "exported_models")
-    _save_summary(study, curves_df, sels, list(multiclass.tests))
+    _save_summary(study, curves_df, sels, multiclass)
     return result
 
 
@@ -131,7 +132,19 @@ def export_selected(study: Study, data: StudyData, sel: BandSelection) -> list[d
     return rows
 
 
-def _save_summary(study: Study, curves: pd.DataFrame, sels: dict, tests: list[str]) -> None:
+def _save_summary(study: Study, curves: pd.DataFrame, sels: dict, data: StudyData) -> None:
+    tests = list(data.tests)
+    column, test = headline_column(data)
+    pairs = {}
+    for key, sel in sels.items():
+        method, task = key.split("/")
+        if method == "IS":
+            pairs.update(selection_pairs(sel, column, task))
+        elif f"IS/{task}" in sels:
+            is_ = sels[f"IS/{task}"]
+            pairs[f"IS_vs_BS/{task}"] = pair_entry(is_.runs(), sel.runs(), column,
+                                                   a_label=f"IS {len(is_.kept_bands)} bands",
+                                                   b_label=f"BS {len(sel.kept_bands)} bands")
     out = {}
     for key in sels:
         method, task = key.split("/")
@@ -139,15 +152,25 @@ def _save_summary(study: Study, curves: pd.DataFrame, sels: dict, tests: list[st
         out[key] = {str(n): float(s) for n, s in zip(c["n_bands"], c["score_mean"])}
     claim = curves[(curves["method"] == "IS") & (curves["task"] == "binary")]
     best = sels["IS/multiclass"]
-    best_row = best.frame().iloc[best.best_round]
-    metric = best.params["select_metric"]
     study.save_summary({"curves": out, "flops_ratio": {str(n): float(r) for n, r in zip(claim["n_bands"],
                                                                                        claim["flops_ratio"])},
-                        "score_std_64": float(claim[claim["n_bands"] == claim["n_bands"].max()]["score_std"].iloc[0]),
-                        "best_n_bands": int(best_row["n_bands"]),
-                        "best_test_score": {name: _float_or_none(best_row.get(f"{name}_{metric}"))
-                                            for name in tests},
-                        "kept_bands_multiclass": list(best.kept_bands)})
+                        "kept_bands_multiclass": list(best.kept_bands),
+                        "pairs": pairs, "pairs_test_set": test, "fbs": _fbs_rows(sels, tests, data.facts.score)})
+
+
+def _fbs_rows(sels: dict, tests: list[str], score: str) -> dict:
+    """Per task, the IS selection's kept round: bands, GMACs (kept and all bands), each test set's score."""
+    out = {}
+    for task in ("binary", "multiclass"):
+        sel = sels.get(f"IS/{task}")
+        if sel is None:
+            continue
+        f = sel.frame()
+        row = f.iloc[sel.best_round]
+        out[task] = {"n_bands": int(row["n_bands"]), "gmacs": float(row["macs"]) / 1e9,
+                     "gmacs_full": float(f["macs"].iloc[0]) / 1e9,
+                     "tests": {name: _float_or_none(row.get(f"{name}_{score}")) for name in tests}}
+    return out
 
 
 def _float_or_none(x) -> float | None:
@@ -169,7 +192,7 @@ def model_agnostic(study: Study, data: StudyData) -> pd.DataFrame:
     Columns: backbone, bands ("all 64" or "FBS: n"), n_bands, score (validation mean of the selection
     metric), score_std, ``<test>_score`` per named test set, gmacs, best (the round IS keeps).
     """
-    sel = _is(study, data, LAMBDA[data.task], method="ig", patience=1, backbone="transformer", tsa="none")
+    sel = is_selection(study, data, LAMBDA[data.task], method="ig", patience=1, backbone="transformer", tsa="none")
     sel.save(study.out / "selection_transformer_ig.json")
     c = _curve(sel, data.task, list(data.tests))
     full = int(c["n_bands"].max())
@@ -180,7 +203,12 @@ def model_agnostic(study: Study, data: StudyData) -> pd.DataFrame:
                           "gmacs": c["gmacs"], "best": c["best"]})
     reduced = table.iloc[1:]
     top = reduced.loc[reduced["score"].idxmax()] if len(reduced) else table.iloc[0]
+    column, test = headline_column(data)
+    top_round = int(reduced["score"].idxmax()) if len(reduced) else 0
+    pairs = {"fbs_vs_all": pair_entry(sel.runs(top_round), sel.runs(0), column, a_label=f"transformer {int(top['n_bands'])} bands",
+                                      b_label=f"transformer {full} bands")}
     study.save_summary({"score_full": float(table["score"].iloc[0]), "score_fbs": float(top["score"]),
+                        "pairs": pairs, "pairs_test_set": test,
                         "n_bands_fbs": int(top["n_bands"]), "best_n_bands": int(table[table["best"]]["n_bands"].iloc[0]),
                         "trainings": int(sel.cost["trainings"])})
     return table

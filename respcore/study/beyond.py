@@ -12,8 +12,10 @@ from ..attribution import attribution_layer, band_attributions
 from ..datasets.base import FeatureSet
 from ..fbs import importance_selection
 from ..metrics import scores
+from .bands import LAMBDA
 from .config import Study
 from .data import StudyData, informative_bands
+from .pairs import headline_column, pair_entry
 from .tables import cross_validate, fit_router, train_config
 
 AGREEMENT_METHODS = ("gradcam", "ig")
@@ -146,16 +148,32 @@ def lambda_sweep(study: Study, *, binary: StudyData, multiclass: StudyData) -> p
         best = sel.frame().iloc[sel.best_round]
         metric = sel.params["select_metric"]
         return {"task": task, "lambda": lam, "score": float(best[f"val_{metric}"]),
-                "n_bands": int(best["n_bands"]), "trainings": int(sel.cost["trainings"])}
+                "n_bands": int(best["n_bands"]), "trainings": int(sel.cost["trainings"])}, sel.runs()
 
-    return pd.DataFrame(study.map(select, todo))
+    done = study.map(select, todo)
+    sweep = pd.DataFrame([row for row, _ in done])
+    runs = {(row["task"], row["lambda"]): r for row, r in done}
+    pairs = {}
+    for task, data in tasks.items():  # the paper's lambda against the best other one (chosen on validation)
+        paper = LAMBDA[task]
+        others = sweep[(sweep["task"] == task) & ~np.isclose(sweep["lambda"], paper)].sort_values(
+            ["score", "lambda"], ascending=[False, True])
+        if (task, paper) in runs and len(others):
+            other = float(others["lambda"].iloc[0])
+            pairs[f"lambda/{task}"] = pair_entry(runs[(task, paper)], runs[(task, other)], headline_column(data)[0],
+                                                 a_label=f"lambda {paper:g} (paper)", b_label=f"lambda {other:g}")
+    sweep.attrs["pairs"] = pairs  # read by finish_beyond; the table itself stays flat
+    sweep.attrs["test_set"] = headline_column(multiclass)[1]
+    return sweep
 
 
 def finish_beyond(study: Study, agreement: pd.DataFrame, robustness: pd.DataFrame, sweep: pd.DataFrame) -> None:
-    """Write notebook 07's summary: agreement means, age robustness, best lambda per task."""
+    """Write notebook 07's summary: agreement means, age robustness, best lambda per task, and the lambdas'
+    paired comparisons."""
     ties = {t: sorted(g.loc[np.isclose(g["score"], g["score"].max()), "lambda"].tolist())
             for t, g in sweep.groupby("task")}
     best = {t: float(np.mean(v)) for t, v in ties.items()}  # several tied lambdas: their mean
     study.save_summary({"agreement": agreement_summary(agreement), "best_lambda": best, "lambda_ties": ties,
                         "lambdas": sorted(sweep["lambda"].unique().tolist()),
-                        "age_robustness": robustness.to_dict("records")})
+                        "age_robustness": robustness.to_dict("records"), "pairs": sweep.attrs.get("pairs", {}),
+                        "pairs_test_set": sweep.attrs.get("test_set")})

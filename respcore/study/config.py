@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import pandas as pd
 
+from ..age import CHILDHOOD_BANDS, PAPER_BANDS, AgeBands
 from ..datasets import DATASETS, make_synthetic
 from ..datasets.load import synthetic_flavor
 from ..datasets.synthetic import GENERATOR_VERSION
@@ -27,7 +28,8 @@ from ..train.grid import Executor, SerialExecutor, make_executor
 
 # Flavour of the built-in corpus: it imitates ICBHI (4 classes, children and adults).
 SYNTHETIC_FLAVOR = "icbhi"
-TASKS = ("multiclass", "binary")
+TASKS = ("multiclass", "binary")  # the tasks every results notebook runs (cycles or events)
+SPRSOUND_TASKS = {"multiclass": "1-2", "binary": "1-1", "record_binary": "2-1", "record_multiclass": "2-2"}
 GRID_PROGRESS_FILE = "grid-progress.json"  # under cache_dir: the job grid's progress, read by the runner
 T, R = TypeVar("T"), TypeVar("R")
 
@@ -38,18 +40,24 @@ class DatasetFacts:
 
     benchmark: str  # "icbhi" or "sprsound": the loader, and the published figures it is compared with
     tasks: dict[str, str]  # our task name -> the loader's ("multiclass" -> "4class" or "1-2")
+    published_tasks: dict[str, str]  # our task name -> the task as published tables name it ("4-class", "2-1")
     tests: dict[str, str]  # named test set -> the loader's split ({"test": "test"}, {"inter": ..., "intra": ...})
     select_metric: str  # the validation score that picks epochs and FBS rounds
     score: str  # the benchmark's headline score (what its papers report as "Score")
     backbone: str  # the paper's backbone for this benchmark
     normal: int = 0  # index of the normal class
+    age_bands: AgeBands = PAPER_BANDS  # the age models' bands: the paper's child/adult split, or within childhood
+    whole_tasks: tuple[str, ...] = ()  # tasks whose items are whole recordings: trained on crops, scored whole
 
 
 FACTS: dict[str, DatasetFacts] = {
-    "icbhi": DatasetFacts("icbhi", {"multiclass": "4class", "binary": "binary"}, {"test": "test"},
+    "icbhi": DatasetFacts("icbhi", {"multiclass": "4class", "binary": "binary"},
+                          {"multiclass": "4-class", "binary": "binary"}, {"test": "test"},
                           select_metric="AS", score="Score_icbhi", backbone="cnn6"),
-    "sprsound": DatasetFacts("sprsound", {"multiclass": "1-2", "binary": "1-1"}, {"inter": "inter", "intra": "intra"},
-                             select_metric="Score_sprsound", score="Score_sprsound", backbone="cnn3"),
+    "sprsound": DatasetFacts("sprsound", SPRSOUND_TASKS, SPRSOUND_TASKS, {"inter": "inter", "intra": "intra"},
+                             select_metric="Score_sprsound", score="Score_sprsound", backbone="cnn3",
+                             age_bands=CHILDHOOD_BANDS,  # all children: the age question within childhood
+                             whole_tasks=("record_binary", "record_multiclass")),
 }
 
 
@@ -150,7 +158,8 @@ def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: 
           real_dir: str = "results/real", workers: int = 1, address: str = "") -> Study:
     """Resolve a notebook's flat parameters, create ``<out_dir>/<notebook>/`` and write ``params.json``.
 
-    ``epochs``, ``folds``, ``seeds`` of 0 keep the profile's values. ``data_root`` "" with the synthetic
+    ``epochs``, ``folds``, ``seeds`` of 0 keep the profile's values (on real data, seeds 0 takes the
+    profile's ``real_seeds`` when it has them). ``data_root`` "" with the synthetic
     dataset generates the built-in corpus under ``<cache_dir>/synthetic``. ``cache_dir`` holds the feature and run
     caches; ``real_dir`` the committed real-data snapshots. ``workers`` 1 trains one model at a time in
     this process; more (0: every core) run the trainings as a job grid on Ray, on a local instance or on the
@@ -160,6 +169,8 @@ def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: 
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
     prof = get_profile(profile)
+    if dataset != "synthetic" and prof.real_seeds and not seeds:
+        seeds = prof.real_seeds
     overrides = {k: v for k, v in {"epochs": epochs, "folds": folds, "seeds": seeds}.items() if v}
     if any(v < 0 for v in overrides.values()):
         raise ValueError(f"epochs, folds and seeds must be >= 0, got {overrides}")

@@ -10,8 +10,9 @@ import pandas as pd
 from ..datasets import open_dataset
 from ..datasets.base import FeatureSet
 from ..datasets.synthetic import TRUTH_FILE
+from ..features import kept_ranges_hz
 from ..fileio import read_json
-from .config import TASKS, DatasetFacts, Study
+from .config import DatasetFacts, Study
 
 
 @dataclass
@@ -32,16 +33,18 @@ class StudyData:
         return self.facts.backbone
 
 
-def load_data(study: Study, task: str = "multiclass") -> StudyData:
-    """Features of the study's training split and named test sets for ``task`` ("multiclass" or
-    "binary"), cached under the study's cache folder."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+def load_data(study: Study, task: str = "multiclass", *, front: str = "mel") -> StudyData:
+    """Features of the study's training split and named test sets for ``task`` ("multiclass", "binary",
+    or on SPRSound a record-level task: whole recordings, ``FeatureSet.lengths``), cached under the
+    study's cache folder. ``front`` picks the time-frequency front (``MelConfig.front``)."""
     facts = study.facts
+    if task not in facts.tasks:
+        raise ValueError(f"task must be one of {list(facts.tasks)}, got {task!r}")
     splits = {"train": "train", **facts.tests}
     loaders = {name: open_dataset(study.dataset, study.data_root, split, task=facts.tasks[task],
-                                  mel=study.profile.mel()) for name, split in splits.items()}
-    features = {name: loader.features(cache_dir=study.cache_dir / "features", device=study.device)
+                                  mel=study.profile.mel(front=front)) for name, split in splits.items()}
+    whole = task in facts.whole_tasks
+    features = {name: loader.features(cache_dir=study.cache_dir / "features", device=study.device, whole=whole)
                 for name, loader in loaders.items()}
     truth_file = study.data_root / TRUTH_FILE
     truth = read_json(truth_file) if not study.is_real and truth_file.is_file() else None
@@ -72,6 +75,13 @@ def data_overview(study: Study, data: StudyData) -> pd.DataFrame:
     return table
 
 
+def segment_lengths(data: StudyData) -> pd.DataFrame:
+    """Duration of every training and test item (split, label, seconds), and a summary per split: the
+    data the padding policy rests on."""
+    return pd.concat([loader.metadata.assign(split=name, seconds=loader.metadata["end"] - loader.metadata["start"])
+                      [["split", "label", "seconds"]] for name, loader in data.loaders.items()], ignore_index=True)
+
+
 def class_examples(study: Study, data: StudyData) -> tuple[list[tuple[str, np.ndarray]],
                                                           list[tuple[str, np.ndarray]]]:
     """The first training cycle of each class: ([(class, waveform)], [(class, (F, T) log-Mel in dB)])."""
@@ -89,6 +99,12 @@ def class_examples(study: Study, data: StudyData) -> tuple[list[tuple[str, np.nd
         if row.size:
             waves.append((label, np.asarray(loader[int(row[0])]["waveform"]).reshape(-1)))
     return waves, specs
+
+
+def planted_ranges(data: StudyData) -> list[tuple[float, float]]:
+    """The frequency ranges (Hz) of every planted band of the built-in corpus; [] for real data."""
+    planted = informative_bands(data.truth)
+    return kept_ranges_hz(data.train.mel, planted) if planted else []
 
 
 def planted_bands(truth: dict | None) -> dict[str, list[int]]:

@@ -46,6 +46,19 @@ def class_distribution(meta: pd.DataFrame, data_label: str) -> plt.Figure:
     return fig
 
 
+def segment_lengths(lengths: pd.DataFrame, cycle_seconds: float, data_label: str) -> plt.Figure:
+    """Histogram of item durations per class (``lengths``: label, seconds) with the network's input length."""
+    with _style():
+        fig, ax = plt.subplots(figsize=(8, 3.4))
+        sns.histplot(data=lengths, x="seconds", hue="label", bins=40, element="step", palette=PALETTE, ax=ax)
+        ax.axvline(cycle_seconds, color="black", ls="--", lw=1)
+        ax.set(xlabel=f"duration (s); dashed: the {cycle_seconds:g} s input (shorter items are tiled to it, "
+                      "longer ones cut)", ylabel="items (count)")
+        _title(fig, "How long each cycle or event lasts", data_label)
+        fig.tight_layout()
+    return fig
+
+
 def example_spectrograms(examples: Sequence[tuple[str, np.ndarray]], band_hz: np.ndarray, seconds: float,
                          data_label: str) -> plt.Figure:
     """One log-Mel per class: ``examples`` are (class, (F, T) dB array); y in Hz (band centres), x in s."""
@@ -244,5 +257,46 @@ def device_responses(df: pd.DataFrame, data_label: str) -> plt.Figure:
                     transform=ax.transAxes)
         ax.set(xscale="log", xlabel="frequency (Hz, log scale)", ylabel="gain (dB)")
         _title(fig, "Device frequency responses", data_label)
+        fig.tight_layout()
+    return fig
+
+
+def gate_bands(keep: pd.DataFrame, planted: dict[str, list[int]], data_label: str) -> plt.Figure:
+    """How often the per-sample gate keeps each band, per class (rows) and task x budget (panels);
+    ``keep``: task, budget, class, band, frequency. Planted bands (built-in corpus) are marked with dots."""
+    with _style():
+        panels = list(keep.groupby(["task", "budget"], sort=False))
+        fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 3.2),
+                                 squeeze=False, layout="constrained")
+        for ax, ((task, budget), g) in zip(axes[0], panels):
+            grid = g.pivot(index="class", columns="band", values="frequency").reindex(g["class"].unique())
+            im = ax.imshow(grid.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1, origin="lower")
+            for row, label in enumerate(grid.index):
+                marks = planted.get(label) or planted.get("all classes") or []
+                ax.plot(marks, [row] * len(marks), "r.", ms=3)
+            ax.set_yticks(range(len(grid)), grid.index)
+            ax.grid(False)
+            ax.set(title=f"{task}, budget {budget}", xlabel="Mel band (index)")
+        if panels:
+            fig.colorbar(im, ax=axes[0].tolist(), label="share of test items keeping the band")
+        _title(fig, "Bands the per-sample gate keeps (red dots: planted bands)", data_label)
+    return fig
+
+
+def kept_ranges(kept: pd.DataFrame, data_label: str, planted: Sequence[tuple[float, float]] = ()) -> plt.Figure:
+    """The frequency ranges each front's IS selection kept (``kept``: front, n_kept, low_hz, high_hz), one row
+    per front, with the planted ranges (built-in corpus) as a last row."""
+    with _style():
+        fronts = list(dict.fromkeys(kept["front"]))
+        rows = fronts + (["planted"] if len(planted) else [])
+        fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.4))
+        colors = sns.color_palette(PALETTE, len(rows))
+        for i, name in enumerate(rows):
+            spans = planted if name == "planted" else kept.loc[kept["front"] == name, ["low_hz", "high_hz"]].to_numpy()
+            ax.broken_barh([(lo, hi - lo) for lo, hi in spans], (i - 0.35, 0.7), color=colors[i])
+        labels = [f"{f} ({int(kept.loc[kept['front'] == f, 'n_kept'].iloc[0])} bands)" for f in fronts]
+        ax.set_yticks(range(len(rows)), labels + (["planted"] if len(planted) else []))
+        ax.set(xlabel="frequency (Hz)")
+        _title(fig, "Frequency ranges kept by IS on each front", data_label)
         fig.tight_layout()
     return fig

@@ -9,7 +9,9 @@ from typing import Any
 import pandas as pd
 
 from . import plots
+from ..fileio import read_json
 from .config import Study
+from .headline import headline_view
 from .published import FIG2_PEAK_BANDS
 from .snapshot import load, snapshot_folders
 from .tables import table2_paper
@@ -47,6 +49,24 @@ def _index_row(folder: Path, meta: dict) -> dict:
     return {"snapshot": folder.name, "dataset": meta["dataset"], "profile": meta["profile"]["name"],
             "notebooks": ", ".join(meta["notebooks"]), "data_fingerprint": meta["data_fingerprint"]["sha1"],
             "code_versions": ", ".join(meta["code_versions"]), "kept": meta["snapshot_utc"]}
+
+
+def real_headline(study: Study) -> pd.DataFrame:
+    """The page's opening table: every snapshot's headline (notebook 05: Score per task and test set for the
+    challenge baseline, CNN-TSA and CNN-TSA+FBS, and the best published figure), snapshot first."""
+    parts = []
+    for folder in snapshot_folders(study.real_dir):
+        path = folder / "05_sota" / "summary.json"
+        rows = read_json(path).get("headline") if path.is_file() else None
+        if rows:
+            parts.append(headline_view(pd.DataFrame(rows)).assign(snapshot=folder.name))
+        else:  # a snapshot kept before notebook 05 computed the baseline: say so rather than drop it
+            parts.append(pd.DataFrame([{"snapshot": folder.name, "task": "no headline in this snapshot: it "
+                                        "predates the baseline and whole-recording scoring; re-run the study"}]))
+    if not parts:
+        return pd.DataFrame(columns=["snapshot"])
+    table = pd.concat(parts, ignore_index=True)
+    return table[["snapshot", *[c for c in table.columns if c != "snapshot"]]]
 
 
 def no_snapshot_note(study: Study) -> str:

@@ -34,7 +34,7 @@ from .config import GRID_PROGRESS_FILE, synthetic_corpus
 # Execution order; the scorecard reads every other notebook's results, so it runs last.
 NOTEBOOKS: tuple[str, ...] = (
     "01_data", "02_tsa_placement", "03_band_retention", "04_age", "05_sota", "06_model_agnostic",
-    "07_beyond_paper", "08_real_data", "scorecard",
+    "07_beyond_paper", "08_real_data", "09_open_questions", "scorecard",
 )
 DEVICES = ("auto", "cpu", "cuda")
 

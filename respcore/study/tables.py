@@ -7,14 +7,15 @@ import numpy as np
 import pandas as pd
 
 from .. import train
-from ..age import AgeModels, train_age_models
+from ..age import PAPER_BANDS, AgeModels, train_age_models
 from ..flops import count_flops
 from ..models import PLACEMENTS, build_model
 from ..train import CVResult, TrainConfig
 from . import published
-from .config import Study, read_summary
+from .config import Study
 from .data import StudyData
-from .scorecard import scorecard, styled
+from .pairs import headline_column, pair_entry
+from .scorecard import scorecard, styled, verdict_counts  # noqa: F401 (verdict_counts: the notebooks' API)
 
 PAPER_INPUT = (1, 1, 64, 251)  # the paper's 8 s, 64-band input: FLOPs are quoted on it
 
@@ -53,7 +54,8 @@ def _frac(percent: float | None) -> float | None:
 
 
 def tsa_ablation(study: Study, data: StudyData) -> pd.DataFrame:
-    """Table I: every TSA placement cross-validated; a row per placement.
+    """Table I: TSA placements cross-validated (all of them in the paper profile; none, input, block1 and
+    post otherwise); a row per placement.
 
     Columns: placement, AS/Sp/Se mean and std over folds and seeds (validation, fractions, as every score
     here), ``<test>_AS_mean`` and ``<test>_score_mean`` per named test set (the fold models, chosen on
@@ -63,7 +65,10 @@ def tsa_ablation(study: Study, data: StudyData) -> pd.DataFrame:
     """
     rows = []
     n_cls, (f, t) = data.train.n_classes, data.train.x.shape[-2:]
-    placements = PLACEMENTS[data.backbone]
+    # outside the paper profile, the placements the paper's Table I reports (and no TSA): every training
+    # is 5 folds here, and the other four placements cost as much again
+    placements = PLACEMENTS[data.backbone] if study.profile.name == "paper" else [
+        t for t in ("none", "input", "block1", "post") if t in PLACEMENTS[data.backbone]]
     results = cross_validate_many(study, data, [train_config(study, data, tsa=tsa) for tsa in placements])
     for tsa, res in zip(placements, results):
         mean, std = res.mean("val"), res.std("val")
@@ -81,11 +86,16 @@ def tsa_ablation(study: Study, data: StudyData) -> pd.DataFrame:
                      "trainings": res.trainings})
     table = pd.DataFrame(rows)
     by = table.set_index("placement")
+    column, test = headline_column(data)
+    runs = dict(zip(placements, (r.runs for r in results)))
+    pairs = {f"post_vs_{other}": pair_entry(runs["post"], runs[other], column, a_label="post", b_label=other)
+             for other in ("block1", "input") if other in runs and "post" in runs}
     study.save_summary({"AS": by["AS_mean"].to_dict(), "AS_std": by["AS_std"].to_dict(),
                         "tests": {name: {"AS": by[f"{name}_AS_mean"].to_dict(),
                                          "score": by[f"{name}_score_mean"].to_dict()} for name in data.tests},
                         "score_name": data.facts.score,
-                        "GFLOPs_paper_input": by["GFLOPs_paper_input"].to_dict(), "backbone": data.backbone})
+                        "GFLOPs_paper_input": by["GFLOPs_paper_input"].to_dict(), "backbone": data.backbone,
+                        "pairs": pairs, "pairs_test_set": test})
     return table
 
 
@@ -97,40 +107,57 @@ def table2_paper() -> pd.DataFrame:
 
 
 def fit_router(study: Study, data: StudyData) -> AgeModels:
-    """Pediatric, adult and unified CNN-TSA models (cached trainings) and their router: ``AgeModels``."""
-    return train_age_models(data.train, train_config(study, data), tests=data.tests, k=study.profile.folds,
-                            root=study.runs_dir, executor=study.executor)
+    """A CNN-TSA per age band of the dataset (child/adult, or within childhood on SPRSound) and a unified
+    one, on every fold x seed of the profile (cached trainings), and their routers: ``AgeModels``."""
+    p = study.profile
+    return train_age_models(data.train, train_config(study, data), tests=data.tests, k=p.folds, repeats=p.folds,
+                            seeds=range(p.seeds), root=study.runs_dir, executor=study.executor,
+                            bands=data.facts.age_bands)
 
 
 def age_table(study: Study, data: StudyData) -> pd.DataFrame:
-    """Table II: unified, pediatric-only, adult-only models and the age router on each age group's test subset.
+    """Table II: a model per age band, the unified model and the age router, on each band's part of each
+    test set, as means over the profile's folds x seeds.
 
-    Each model is trained on its group's training cycles, its epoch chosen on a patient-wise held-out
-    fold. A row per (model, test set, subset) with n, AS, Sp, Se (fractions), fallbacks (router rows: cycles sent to
-    the unified model) and the paper's AS (fraction) where it has one. Our models are CNN-TSA on all bands (the
-    paper's child-specific model also used FBS with BS).
+    Each model is trained on its band's training items, its epoch chosen on a patient-wise held-out fold.
+    A row per (model, test set, subset) with n, AS, Sp, Se (fractions, means over repeats), repeats,
+    fallbacks (router rows: items sent to the unified model, per repeat) and the paper's AS (fraction) where
+    it has one. Our models are CNN-TSA on all bands (the paper's child-specific model also used FBS with BS).
+    The summary keeps the router-versus-unified pairs on the first test set: on its pediatric part for the
+    paper's bands, on the whole set for bands within childhood.
     """
     ages = fit_router(study, data)
     t = ages.table.rename(columns={"test_subset": "subset"})
     t = t[t["n"] > 0].copy()
     t["model"] = t["model"].replace({"router": "routed"})
     t["fallbacks"] = (t.get("fallback_missing_age", 0) + t.get("fallback_no_model", 0)).fillna(0).astype(int)
-    t["paper_AS"] = [_frac(published.TABLE_II.get(f"{m}_on_{s}")) for m, s in zip(t["model"], t["subset"])]
-    table = t[["model", "test_set", "subset", "n", "AS", "Sp", "Se", "fallbacks", "paper_AS"]].reset_index(drop=True)
+    keys = ["model", "test_set", "subset"]
+    table = (t.groupby(keys, sort=False)
+             .agg(n=("n", "first"), AS=("AS", "mean"), Sp=("Sp", "mean"), Se=("Se", "mean"),
+                  repeats=("AS", "size"), fallbacks=("fallbacks", "first")).reset_index())
+    table["paper_AS"] = [_frac(published.TABLE_II.get(f"{m}_on_{s}")) for m, s in zip(table["model"], table["subset"])]
+    column, test = headline_column(data)
+    subset = "pediatric" if data.facts.age_bands == PAPER_BANDS else "all"
+    pairs, why_not = {}, "; ".join(f"no {g} model: {why}" for g, why in ages.skipped.items())
+    mine = t[(t["test_set"] == test) & (t["subset"] == subset)]
+    if not mine.empty and {"routed", "unified"} <= set(mine["model"]):
+        score = column[len(test) + 1:]
+        a, b = (mine[mine["model"] == m].rename(columns={score: column}) for m in ("routed", "unified"))
+        pairs["routed_vs_unified"] = pair_entry(a, b, column, a_label=f"routed by age ({', '.join(ages.bands.names)})",
+                                                b_label="unified")
+    else:
+        why_not = f"no {subset} items in the {test} test set" + (f"; {why_not}" if why_not else "")
     ped = table[table["subset"] == "pediatric"]
-    why_not = "; ".join(f"no {g} model: {why}" for g, why in ages.skipped.items())
-    if ped.empty:
-        why_not = "no pediatric cycles in the test sets" + (f"; {why_not}" if why_not else "")
     on_ped = {name: g.set_index("model")["AS"].astype(float).to_dict() for name, g in ped.groupby("test_set")}
-    first = next(iter(data.tests))  # the verdict reads the first test set; the page shows every one
-    study.save_summary({"AS_on_pediatric": on_ped.get(first, {}), "AS_on_pediatric_by_test": on_ped,
-                        "why_not": why_not, "skipped": ages.skipped})
-    return table
+    study.save_summary({"AS_on_pediatric": on_ped.get(test, {}), "AS_on_pediatric_by_test": on_ped,
+                        "why_not": why_not, "skipped": ages.skipped, "bands": list(ages.bands.names),
+                        "pairs": pairs, "pairs_test_set": test, "pairs_subset": subset})
+    return table[["model", "test_set", "subset", "n", "AS", "Sp", "Se", "repeats", "fallbacks", "paper_AS"]]
 
 
-def sota_table(study: Study) -> pd.DataFrame:
-    """Published results for the study's benchmark beside ours, read from notebooks 02 and 03's summaries
-    of this study run, one "ours" row per named test set.
+def sota_table(study: Study, headline: pd.DataFrame) -> pd.DataFrame:
+    """Published results for the study's benchmark beside ours: from ``headline`` (``headline_table``), per
+    task and named test set, the challenge baseline, CNN-TSA and CNN-TSA+FBS as measured in this run.
 
     Columns: label, method, backbone, task, test_set, Sp, Se, Score (%), source, caveat, source_kind
     ("published", "ours (real)" or "ours (synthetic)").
@@ -139,27 +166,27 @@ def sota_table(study: Study) -> pd.DataFrame:
     pub = published.published_table(bench).rename(columns={"sp": "Sp", "se": "Se", "score": "Score"})
     pub = pub.assign(source_kind="published", test_set=None)  # published rows name no test set
     kind = "ours (real)" if study.is_real else "ours (synthetic)"
-    results = study.out.parent
-    s02, s03 = read_summary(results, "02_tsa_placement"), read_summary(results, "03_band_retention")
+    where = f"profile {study.profile.name}"
     ours = []
-    for name, test in ((s02 or {}).get("tests") or {}).items():
-        ours.append({"method": "CNN-TSA (ours)", "backbone": s02.get("backbone", ""), "test_set": name,
-                     "Score": 100 * test["score"]["post"],
-                     "source": f"measured: notebook 02, profile {s02['profile']}, {name} test set"})
-    for name, score in ((s03 or {}).get("best_test_score") or {}).items():
-        if score is not None:
-            ours.append({"method": "CNN-TSA + FBS (ours)", "backbone": f"{s03.get('best_n_bands')} bands",
-                         "test_set": name, "Score": 100 * score,
-                         "source": f"measured: notebook 03, profile {s03['profile']}, {name} test set"})
-    mine = pd.DataFrame(ours, columns=["method", "backbone", "test_set", "Score", "source"])
-    task = {"icbhi": "4-class", "sprsound": "1-2"}[bench]
-    mine = mine.assign(dataset=study.dataset, task=task, Sp=np.nan, Se=np.nan, source_kind=kind,
+    for r in headline.to_dict("records"):
+        common = {"task": r["task"], "test_set": r["test_set"]}
+        ours.append({**common, "method": "challenge baseline (ours)", "backbone": "40 MFCC + poly SVM, C=2",
+                     "Score": 100 * r["baseline"], "source": f"measured: notebook 05, {r['test_set']} test set"})
+        ours.append({**common, "method": "CNN-TSA (ours)", "backbone": study.facts.backbone, "Score": 100 * r["cnn_tsa"],
+                     "source": f"measured: notebook 05, {where}, mean of {r['pairs']} fold models"})
+        if r.get("fbs") is not None and not pd.isna(r["fbs"]):
+            ours.append({**common, "method": "CNN-TSA + FBS (ours)", "backbone": f"{int(r['fbs_bands'])} bands",
+                         "Score": 100 * r["fbs"], "source": f"measured: notebook 03, {where}"})
+    mine = pd.DataFrame(ours, columns=["method", "backbone", "task", "test_set", "Score", "source"])
+    mine = mine.assign(dataset=study.dataset, Sp=np.nan, Se=np.nan, source_kind=kind,
                        caveat="validation-selected" if study.is_real else "synthetic corpus: not comparable")
     table = pd.concat([pub, mine], ignore_index=True)
-    where = table["test_set"].fillna("").map(lambda t: f", {t}" if t else "")
-    table["label"] = table["method"] + " [" + table["task"].astype(str) + where + "]"
+    at = table["test_set"].fillna("").map(lambda t: f", {t}" if t else "")
+    table["label"] = table["method"] + " [" + table["task"].astype(str) + at + "]"
     table = table.dropna(subset=["Score"]).reset_index(drop=True)
-    study.save_summary({"ours": mine[["method", "test_set", "Score"]].to_dict("records"), "benchmark": bench})
+    study.save_summary({"ours": mine[["method", "task", "test_set", "Score"]].to_dict("records"), "benchmark": bench,
+                        "headline": headline.replace({np.nan: None}).to_dict("records"),
+                        "score_name": study.facts.score})
     return table[["label", "method", "backbone", "task", "test_set", "Sp", "Se", "Score", "source", "caveat",
                   "source_kind"]]
 
@@ -173,9 +200,3 @@ def claims_scorecard(study: Study) -> pd.DataFrame:
 def styled_scorecard(card: pd.DataFrame):
     """The scorecard table as shown in the book (verdicts coloured)."""
     return styled(card)
-
-
-def verdict_counts(card: pd.DataFrame) -> str:
-    """One markdown line: how many claims got each verdict."""
-    counts = card["verdict"].value_counts()
-    return "**Verdicts:** " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + f" (of {len(card)} claims)."

@@ -27,6 +27,13 @@ class TrainConfig:
     eta_min: float = 1e-6  # cosine annealing floor, reached at the last epoch
     class_weighted: bool = True  # cross-entropy weights inverse to training class frequency
     spec_augment: bool = False  # 2 frequency + 2 time masks per item
+    # training crop in frames for whole recordings (features with ``lengths``): each epoch draws a fresh
+    # random window of this many frames from every recording (seeded by seed and epoch); 0: no crop
+    crop_frames: int = 0
+    # False: each test set is scored once, at the best epoch (the honest figure), not after every epoch;
+    # saves about a fifth of a small training, but leaves test_scores_best_epoch_on_test NaN
+    test_every_epoch: bool = True
+    gate_budget: int = 0  # > 0: a per-sample band gate keeps this many bands (models.BandGate); 0: none
     normal: int = 0  # index of the normal class (specificity)
     select_metric: str = "AS"  # validation score that picks the best epoch (and FBS rounds)
     init_from: str | None = None  # PANNs CNN6 checkpoint to start from (models.load_panns_cnn6); None: scratch
@@ -50,7 +57,8 @@ class TrainConfig:
     def from_profile(cls, profile: Profile | str, **overrides: Any) -> "TrainConfig":
         """Width, epochs, batch size and CPU threads from a study profile (``smoke``, ``cpu``, ``paper``)."""
         p = get_profile(profile) if isinstance(profile, str) else profile
-        base = dict(width=p.width, epochs=p.epochs, batch_size=p.batch_size, num_threads=p.threads)
+        base = dict(width=p.width, epochs=p.epochs, batch_size=p.batch_size, num_threads=p.threads, lr=p.lr,
+                    test_every_epoch=p.test_every_epoch)
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
@@ -68,6 +76,11 @@ class TrainConfig:
             d.pop("precision")
         if not self.init_bn0:
             d.pop("init_bn0")
+        for name in ("crop_frames", "gate_budget"):  # keys of runs made before these fields stay valid
+            if not d[name]:
+                d.pop(name)
+        if self.test_every_epoch:
+            d.pop("test_every_epoch")
         if self.init_from is not None:  # the file's identity, not only its name
             d["init_from"] = f"{self.init_from}@{files_stamp([Path(self.init_from)])}"
         return d

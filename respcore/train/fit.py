@@ -132,7 +132,8 @@ def _train(train: FeatureSet, val: FeatureSet | None, tests: dict[str, FeatureSe
     device = resolve_device(config.device)
     n_classes = config.n_classes or train.n_classes
     build = dict(backbone=config.backbone, n_classes=n_classes, n_bands=train.n_bands, tsa=config.tsa,
-                 width=config.width, dropout=config.dropout, n_frames=int(train.x.shape[-1]))
+                 width=config.width, dropout=config.dropout, gate=config.gate_budget,
+                 n_frames=int(config.crop_frames if config.crop_frames and train.lengths is not None else train.x.shape[-1]))
     weight = class_weights(train.y, n_classes).to(device) if config.class_weighted else None
     x_train, y_train = train.x.to(device), train.y.to(device)
     cuda = [device.index or 0] if device.type == "cuda" else []
@@ -153,7 +154,8 @@ def _train(train: FeatureSet, val: FeatureSet | None, tests: dict[str, FeatureSe
         bar = tqdm(range(state["epoch"] + 1, config.epochs + 1), desc="epochs", leave=False,
                    disable=not progress, initial=state["epoch"], total=config.epochs)
         for epoch in bar:
-            row = _epoch(model, optimizer, scheduler, epoch, x_train, y_train, weight, val, tests, config, device)
+            row = _epoch(model, optimizer, scheduler, epoch, x_train, y_train, train.lengths, weight, val, tests,
+                         config, device)
             score = row.get(f"val_{config.select_metric}", 0.0) if val is not None else epoch
             score = -np.inf if np.isnan(score) else score  # a degenerate validation fold never wins
             if state["best_state"] is None or score > state["best_score"]:
@@ -178,10 +180,15 @@ def _train(train: FeatureSet, val: FeatureSet | None, tests: dict[str, FeatureSe
     model.load_state_dict(state["best_state"])
     model.eval()
     history = pd.DataFrame(state["history"])
+    if not config.test_every_epoch:  # the test sets, scored once with the best epoch's weights
+        at_best = history["epoch"] == state["best_epoch"]
+        for name, data in tests.items():
+            for k, v in evaluate(model, data, config, weight, device, prefix=f"{name}_").items():
+                history.loc[at_best, k] = v
     fit_result = FitResult(model=model, history=history, config=config, path=run_dir,
                            seconds=float(history["seconds"].sum()),
                            **summarize(history, state["best_epoch"], config.select_metric, val is not None,
-                                       list(tests)))
+                                       list(tests), every_epoch=config.test_every_epoch))
     if run_dir is not None:
         _save_finished(run_dir, fit_result, key, build, state["best_state"])
         ckpt.remove()
@@ -189,7 +196,7 @@ def _train(train: FeatureSet, val: FeatureSet | None, tests: dict[str, FeatureSe
 
 
 def _epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, epoch: int, x: torch.Tensor,
-           y: torch.Tensor, weight: torch.Tensor | None, val: FeatureSet | None, tests: dict[str, FeatureSet],
+           y: torch.Tensor, lengths: torch.Tensor | None, weight: torch.Tensor | None, val: FeatureSet | None, tests: dict[str, FeatureSet],
            config: TrainConfig, device: torch.device) -> dict[str, Any]:
     """One optimizer pass (seeded by config.seed and the epoch: resume is exact), then the scoring."""
     torch.manual_seed(config.seed * 100_003 + epoch)
@@ -198,11 +205,11 @@ def _epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, e
     lr = optimizer.param_groups[0]["lr"]
     loss = train_epoch(model, x, y, optimizer, batch_size=config.batch_size, weight=weight,
                        generator=generator, augment=config.spec_augment, device=device,
-                       precision=config.precision)
+                       precision=config.precision, lengths=lengths, crop_frames=config.crop_frames)
     train_seconds = time.perf_counter() - start
     scheduler.step()
     row: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lr}
-    for name, data in (("val", val), *tests.items()):
+    for name, data in (("val", val), *(tests.items() if config.test_every_epoch else ())):
         if data is not None:
             row.update(evaluate(model, data, config, weight, device, prefix=f"{name}_"))
     row["seconds"] = time.perf_counter() - start
@@ -214,7 +221,7 @@ def evaluate(model: nn.Module, data: FeatureSet, config: TrainConfig, weight: to
              device: torch.device, prefix: str = "") -> dict[str, float]:
     """Loss and every score of ``model`` on ``data``, keys prefixed by ``prefix``."""
     logits = predict_logits(model, data.x, batch_size=config.eval_batch_size, device=device,
-                            precision=config.precision)  # (N, C)
+                            precision=config.precision, lengths=data.lengths)  # (N, C)
     y = data.y.cpu()
     loss = F.cross_entropy(logits, y, weight=None if weight is None else weight.cpu())
     out = scores(y.numpy(), logits.argmax(1).numpy(), normal=config.normal, n_classes=logits.shape[1])
@@ -222,8 +229,9 @@ def evaluate(model: nn.Module, data: FeatureSet, config: TrainConfig, weight: to
 
 
 def summarize(history: pd.DataFrame, best_epoch: int, select_metric: str, has_val: bool,
-              tests: Sequence[str]) -> dict[str, Any]:
-    """Validation and per-test-set scores at ``best_epoch``, and each test set's best epoch on itself."""
+              tests: Sequence[str], every_epoch: bool = True) -> dict[str, Any]:
+    """Validation and per-test-set scores at ``best_epoch``, and each test set's best epoch on itself
+    (NaN when the test sets were scored at the best epoch only, ``every_epoch=False``)."""
     def at(row: pd.Series, prefix: str) -> dict[str, float]:
         return {k[len(prefix):]: float(v) for k, v in row.items()
                 if k.startswith(prefix) and k != f"{prefix}loss"}
@@ -232,10 +240,11 @@ def summarize(history: pd.DataFrame, best_epoch: int, select_metric: str, has_va
     on_test: dict[str, dict[str, float]] = {}
     for name in tests:
         metric = history[f"{name}_{select_metric}"]
-        if metric.notna().any():
+        if every_epoch and metric.notna().any():
             row = history.loc[metric.idxmax()]
             on_test[name] = {**at(row, f"{name}_"), "epoch": int(row["epoch"])}
-        else:  # no epoch can be chosen on this test set (e.g. Se on a test set without abnormal items)
+        else:  # no epoch can be chosen on this test set (Se on a test set without abnormal items, or
+            # the test set was scored at the best epoch only)
             on_test[name] = {**{k: math.nan for k in at(history.iloc[0], f"{name}_")}, "epoch": math.nan}
     return {"best_epoch": int(best_epoch), "val_scores": at(best, "val_") if has_val else None,
             "test_scores": {name: at(best, f"{name}_") for name in tests},

@@ -92,14 +92,30 @@ def spec_augment(x: Tensor, generator: torch.Generator, *, freq_masks: int = 2, 
     return torch.where(keep, x, fill)
 
 
+def random_crops(x: Tensor, lengths: Tensor, frames: int, generator: torch.Generator) -> Tensor:
+    """A window of ``frames`` frames from each item, starting anywhere in its audio (``lengths``).
+
+    Args:
+        x: (B, 1, F, T) right-padded log-Mels; lengths: (B,) frames of audio in each.
+    Returns:
+        (B, 1, F, frames); an item shorter than ``frames`` gives its start (and padding).
+    """
+    frames = min(frames, x.shape[-1])
+    room = (lengths.cpu() - frames).clamp(min=0)  # (B,) latest start that stays inside the audio
+    start = (torch.rand(len(room), generator=generator) * (room + 1)).long()  # (B,) uniform in 0..room
+    idx = (start[:, None] + torch.arange(frames)[None, :]).to(x.device)  # (B, frames)
+    return torch.gather(x, 3, idx[:, None, None, :].expand(-1, x.shape[1], x.shape[2], -1))
+
+
 def train_epoch(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer, *,
                 batch_size: int, weight: Tensor | None, generator: torch.Generator,
                 augment: bool = False, device: torch.device = torch.device("cpu"),
-                precision: str = "fp32") -> float:
+                precision: str = "fp32", lengths: Tensor | None = None, crop_frames: int = 0) -> float:
     """One pass over ``(x, y)`` in a random order drawn from ``generator``.
 
-    A last batch of a single item is skipped (BatchNorm cannot train on it). The loop never waits for
-    the device: the order is moved there once, and the loss is summed there and read once at the end.
+    With ``lengths`` and ``crop_frames``, each item is a fresh random crop (``random_crops``) of its
+    recording. A last batch of a single item is skipped (BatchNorm cannot train on it). The loop never
+    waits for the device: the order is moved there once, and the loss is summed there and read once at the end.
     Returns: mean training loss over the items seen.
     """
     model.train()
@@ -112,6 +128,8 @@ def train_epoch(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.O
         if len(idx) < 2 <= n:
             continue
         xb = x[idx].to(device, non_blocking=True)  # (b, 1, F, T)
+        if crop_frames and lengths is not None:
+            xb = random_crops(xb, lengths[idx.cpu()], crop_frames, generator)  # (b, 1, F, crop_frames)
         yb = y[idx].to(device, non_blocking=True)
         if augment:
             xb = spec_augment(xb, generator)
@@ -127,12 +145,25 @@ def train_epoch(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.O
 
 
 def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 256,
-                   device: torch.device | str = "cpu", precision: str = "fp32") -> Tensor:
+                   device: torch.device | str = "cpu", precision: str = "fp32",
+                   lengths: Tensor | None = None) -> Tensor:
     """Logits of the model in eval mode, in batches, under ``torch.inference_mode``; the batches'
     logits stay on the device and come back in one copy.
 
+    With ``lengths`` (N,) each item is scored on its whole audio in one pass (``x[i, ..., :lengths[i]]``:
+    the CNN-TSA pools over any number of frames), items of equal length batched together.
     Returns: (N, n_classes) float32 on the CPU.
     """
+    if lengths is not None:
+        out: Tensor | None = None
+        for n in torch.unique(lengths).tolist():
+            idx = torch.nonzero(lengths == n).flatten()
+            logits = predict_logits(model, x[idx, ..., :n], batch_size=batch_size, device=device, precision=precision)
+            out = logits.new_zeros(len(x), logits.shape[1]) if out is None else out
+            out[idx] = logits
+        if out is None:
+            raise ValueError("predict_logits: no items to predict")
+        return out
     device = torch.device(device)
     model.eval()
     out = []

@@ -57,6 +57,8 @@ def data_fingerprint(data: FeatureSet | None) -> str | None:
     h.update(str(_bit_checksum(flat)).encode())
     h.update(data.y.detach().cpu().numpy().astype(np.int64).tobytes())
     h.update(data.mel.fingerprint().encode())
+    if data.lengths is not None:  # whole recordings: how much of each row is audio
+        h.update(b"lengths" + data.lengths.detach().cpu().numpy().astype(np.int64).tobytes())
     for column in _META_COLUMNS:
         values = data.meta[column].tolist() if column in data.meta.columns else None
         text = "<absent>" if values is None else "\x1f".join(_canonical(v) for v in values)

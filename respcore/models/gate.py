@@ -1,0 +1,64 @@
+"""Dynamic, per-sample band selection (the paper's first open question): a light gate looks at a cheap
+summary of each spectrogram and keeps a fixed budget of its bands, so the backbone, built for ``budget``
+bands, costs what a static FBS model with that many bands costs, whichever bands each sample keeps.
+
+The summary is each band's mean and maximum over time (2F numbers, batch-normalised); a two-layer MLP scores
+every band; the ``budget`` best-scored bands of each sample are gathered in frequency order. The hard
+top-k has no gradient, so the kept rows are scaled by ``1 + s - s.detach()`` (s: the sigmoid of their
+scores): exactly 1 in the forward pass, while the loss's gradient reaches the gate (straight-through).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class BandGate(nn.Module):
+    """Scores the F bands of each sample and keeps the ``budget`` best.
+
+    Input (B, 1, F, T) log-Mel -> ((B, 1, budget, T) kept rows, (B, budget) their band indices, ascending).
+    """
+
+    def __init__(self, *, n_bands: int, budget: int, hidden: int = 32) -> None:
+        super().__init__()
+        if not 1 <= budget <= n_bands:
+            raise ValueError(f"budget must be in 1..n_bands={n_bands}, got {budget}")
+        self.n_bands, self.budget = n_bands, budget
+        self.score = nn.Sequential(nn.BatchNorm1d(2 * n_bands), nn.Linear(2 * n_bands, hidden), nn.ReLU(),
+                                   nn.Linear(hidden, n_bands))
+
+    def scores(self, x: Tensor) -> Tensor:
+        """(B, F) band scores of (B, 1, F, T) log-Mels."""
+        summary = torch.cat([x.mean(-1), x.amax(-1)], dim=-1).flatten(1)  # (B, 2F)
+        return self.score(summary)  # (B, F)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if x.dim() != 4 or x.shape[2] != self.n_bands:
+            raise ValueError(f"BandGate expects (B, 1, {self.n_bands}, T), got {tuple(x.shape)}")
+        logits = self.scores(x)  # (B, F)
+        idx = logits.topk(self.budget, dim=-1).indices.sort(dim=-1).values  # (B, k) in frequency order
+        s = torch.sigmoid(logits).gather(1, idx)  # (B, k)
+        kept = x.gather(2, idx[:, None, :, None].expand(-1, x.shape[1], -1, x.shape[-1]))  # (B, 1, k, T)
+        return kept * (1 + s - s.detach())[:, None, :, None], idx
+
+
+class GatedModel(nn.Module):
+    """A ``BandGate`` in front of a backbone built for ``gate.budget`` bands: (B, 1, F, T) -> (B, C)."""
+
+    def __init__(self, gate: BandGate, backbone: nn.Module) -> None:
+        super().__init__()
+        self.gate, self.backbone = gate, backbone
+
+    def forward(self, x: Tensor) -> Tensor:
+        kept, _ = self.gate(x)  # (B, 1, k, T)
+        return self.backbone(kept)
+
+    @torch.no_grad()
+    def kept_bands(self, x: Tensor) -> Tensor:
+        """(B, budget) band indices the gate keeps for each sample (eval mode: the running statistics)."""
+        was = self.training
+        self.eval()
+        try:
+            return self.gate(x)[1]
+        finally:
+            self.train(was)

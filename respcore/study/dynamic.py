@@ -1,0 +1,100 @@
+"""Dynamic band selection (the paper's first open question): a per-sample band gate against static IS at
+the same band budget, on the same folds x seeds (notebook 07)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..evidence import paired_difference
+from ..flops import count_flops
+from .bands import LAMBDA, is_selection
+from .config import Study
+from .data import StudyData, planted_bands
+from .fronts import FrontSelections
+from .pairs import headline_column, pair_entry
+from .tables import cross_validate, train_config
+
+BUDGETS = (32, 16)  # band budgets compared, where the static IS curve has a round with that many bands
+
+
+@dataclass
+class DynamicBands:
+    """Notebook 07's gate results: the comparison table, per-class keep frequencies, and the pairs."""
+
+    table: pd.DataFrame  # task, budget, static, gate (test means), difference, ci_low, ci_high, pairs, gmacs_*
+    keep: pd.DataFrame  # task, budget, class, band, frequency (share of the class's test items keeping the band)
+    recovery: pd.DataFrame  # task, budget, class, gate_precision, static_precision (planted bands; synthetic only)
+    pairs: dict[str, dict]
+
+
+def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> DynamicBands:
+    """For each task and budget: CNN-TSA with a ``BandGate`` keeping ``budget`` bands per sample, against
+    the static IS round with that many bands (``band_retention``'s selection, from the run cache).
+
+    Both are cross-validated on the same folds x seeds and scored on the first test set; the difference
+    (gate - static) gets its 95 % interval. On the built-in corpus, the fold-0 gate's kept bands per
+    test item are compared with the bands planted for that item's class.
+    """
+    rows, keep, rec, pairs = [], [], [], {}
+    for task, data in (("binary", binary), ("multiclass", multiclass)):
+        sel = is_selection(study, data, LAMBDA[task])
+        rounds = {int(r["n_bands"]): int(r["round"]) for r in sel.trajectory}
+        column, test = headline_column(data)
+        budgets = [k for k in BUDGETS if k in rounds and k < data.train.n_bands]
+        cvs = study.map(lambda k: cross_validate(study, data, train_config(study, data, gate_budget=k)), budgets)
+        for k, cv in zip(budgets, cvs):
+            static = sel.runs(rounds[k])
+            key = f"gate_vs_static/{task}/{k}"
+            pairs[key] = pair_entry(cv.runs, static, column, a_label=f"gate {k} bands", b_label=f"IS {k} bands")
+            e = pairs[key]
+            p = paired_difference(e["a"], e["b"]) if e["a"] else None
+            shape = (1, 1, data.train.n_bands, data.train.x.shape[-1])
+            rows.append({"task": task, "budget": k, "static": np.mean(e["b"]) if e["b"] else np.nan,
+                         "gate": np.mean(e["a"]) if e["a"] else np.nan,
+                         "difference": p.mean if p else np.nan, "ci_low": p.low if p else np.nan,
+                         "ci_high": p.high if p else np.nan, "pairs": len(e["a"]),
+                         "gmacs_gate": count_flops(cv.fits[0].model, shape)["macs"] / 1e9,
+                         "gmacs_static": sel.trajectory[rounds[k]]["macs"] / 1e9, "test_set": test})
+            k_rows, r_rows = _per_class(cv.fits[0].model, data, set(sel.trajectory[rounds[k]]["bands"]))
+            keep += [{"task": task, "budget": k, **r} for r in k_rows]
+            rec += [{"task": task, "budget": k, **r} for r in r_rows]
+    return DynamicBands(table=pd.DataFrame(rows), keep=pd.DataFrame(keep), pairs=pairs,
+                        recovery=pd.DataFrame(rec, columns=["task", "budget", "class", "gate_precision",
+                                                            "static_precision"]))
+
+
+def _per_class(model, data: StudyData, static: set[int]) -> tuple[list[dict], list[dict]]:
+    """Per class of the first test set: how often the gate keeps each band, and, where bands were planted,
+    the share of kept bands that are planted for the class (gate, per item; static IS, one set)."""
+    test = next(iter(data.tests.values()))
+    idx = model.kept_bands(test.x).numpy()  # (N, k)
+    y = test.y.numpy()
+    planted = planted_bands(data.truth)
+    keep, rec = [], []
+    for c, label in enumerate(test.classes):
+        mine = idx[y == c]
+        if len(mine) == 0:
+            continue
+        freq = np.bincount(mine.ravel(), minlength=test.n_bands) / len(mine)
+        keep += [{"class": label, "band": b, "frequency": float(f)} for b, f in enumerate(freq)]
+        target = planted.get(label) or planted.get("all classes")
+        if target:
+            t = set(target)
+            rec.append({"class": label, "gate_precision": float(np.mean([len(t & set(r)) / len(r) for r in mine])),
+                        "static_precision": len(t & static) / len(static)})
+    return keep, rec
+
+
+def finish_open_questions(study: Study, dynamic: DynamicBands, fronts: FrontSelections) -> None:
+    """Write notebook 09's summary: the gate's paired comparisons, its recovery of planted bands, and each
+    front's kept bands, MACs and overlap in Hz with the others."""
+    best = fronts.curves[fronts.curves["best"]]
+    test = dynamic.table["test_set"].iloc[0] if len(dynamic.table) else None
+    study.save_summary({"pairs": dynamic.pairs, "pairs_test_set": test,
+                        "gate": dynamic.table.drop(columns=["test_set"]).to_dict("records"),
+                        "gate_recovery": dynamic.recovery.to_dict("records"),
+                        "fronts": {r["front"]: {"n_bands": int(r["n_bands"]), "gmacs": float(r["gmacs"]),
+                                                "score": float(r["score_mean"])} for r in best.to_dict("records")},
+                        "front_overlap": fronts.overlap.to_dict("records")})

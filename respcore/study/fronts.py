@@ -1,0 +1,65 @@
+"""FBS on other time-frequency fronts (the paper's second open question): importance-based selection on a
+linear-frequency STFT front and a gammatone front beside the log-Mel, with every band mapped to Hz so the
+kept regions can be compared across fronts (notebook 09)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..features import FRONTS, MelConfig, hz_overlap, kept_ranges_hz
+from ..fbs import BandSelection
+from .bands import LAMBDA, is_selection
+from .config import Study
+from .data import informative_bands, load_data
+
+PLANTED = "planted"  # the built-in corpus's planted bands, as a pseudo-front in the overlap table
+
+
+@dataclass
+class FrontSelections:
+    """IS per front: curves (score against kept bands and MACs), kept ranges in Hz, and their overlaps."""
+
+    curves: pd.DataFrame  # front, n_bands, score_mean, score_std, <test>_score, gmacs, best
+    kept: pd.DataFrame  # front, n_kept, low_hz, high_hz (one row per merged kept range)
+    overlap: pd.DataFrame  # a, b, overlap (intersection over union in Hz), for every pair of fronts (+ planted)
+
+
+def front_selections(study: Study, task: str = "multiclass") -> FrontSelections:
+    """IS (Grad-CAM, the task's lambda, down to the profile's minimum) on each front of ``FRONTS``, same
+    folds and seeds; the Mel front's selection is notebook 03's (from the run cache)."""
+    datas = {front: load_data(study, task, front=front) for front in FRONTS}
+    sels = dict(zip(FRONTS, study.map(lambda f: is_selection(study, datas[f], LAMBDA[task]), FRONTS)))
+    curves, kept, ranges = [], [], {}
+    for front, sel in sels.items():
+        curves.append(_curve(front, sel, list(datas[front].tests)))
+        ranges[front] = kept_ranges_hz(datas[front].train.mel, sel.kept_bands)
+        kept += [{"front": front, "n_kept": len(sel.kept_bands), "low_hz": lo, "high_hz": hi} for lo, hi in ranges[front]]
+    planted = informative_bands(datas["mel"].truth)
+    if planted:
+        ranges[PLANTED] = kept_ranges_hz(datas["mel"].train.mel, planted)
+    names = list(ranges)
+    overlap = [{"a": a, "b": b, "overlap": hz_overlap(ranges[a], ranges[b])} for a in names for b in names]
+    return FrontSelections(curves=pd.concat(curves, ignore_index=True), kept=pd.DataFrame(kept),
+                           overlap=pd.DataFrame(overlap))
+
+
+def _curve(front: str, sel: BandSelection, tests: list[str]) -> pd.DataFrame:
+    f = sel.frame()
+    metric = sel.params["select_metric"]
+    out = pd.DataFrame({"front": front, "n_bands": f["n_bands"], "score_mean": f[f"val_{metric}"],
+                        "score_std": f[f"val_std_{metric}"].fillna(0.0), "gmacs": f["macs"] / 1e9,
+                        "best": f["round"] == sel.best_round})
+    for name in tests:
+        out[f"{name}_score"] = f.get(f"{name}_{metric}")
+    return out
+
+
+def band_map(study: Study) -> pd.DataFrame:
+    """Every front's band-to-Hz map for this profile: front, band, centre_hz, low_hz, high_hz."""
+    rows = []
+    for front in FRONTS:
+        mel: MelConfig = study.profile.mel(front=front)
+        for b, ((lo, hi), c) in enumerate(zip(mel.band_ranges_hz().tolist(), mel.band_centers_hz().tolist())):
+            rows.append({"front": front, "band": b, "centre_hz": c, "low_hz": lo, "high_hz": hi})
+    return pd.DataFrame(rows)
