@@ -124,7 +124,11 @@ def predict(recording: str | Path, model: LoadedModel, annotation: str | Path | 
     else:
         times = windows(duration, mel.cycle_seconds)
         notes.append(f"no annotation: {len(times)} windows of {mel.cycle_seconds:g} s, half a window apart")
-    inputs = fit_cycles([cut(wave, mel.sample_rate, a, b) for a, b in times], mel)  # (B, cycle_samples)
+    if model.segments == "recording" and annotation is None:  # scored whole, in one pass, as in training
+        inputs = wave[None]  # (1, L)
+        notes.append(f"a model of whole recordings: the {duration:.1f} s read in one pass")
+    else:
+        inputs = fit_cycles([cut(wave, mel.sample_rate, a, b) for a, b in times], mel)  # (B, cycle_samples)
     probs = model.probabilities(inputs).numpy()  # (B, C)
     table = pd.DataFrame({"segment": np.arange(len(times)), "start_s": times[:, 0].round(3),
                           "end_s": times[:, 1].round(3),

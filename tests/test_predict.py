@@ -105,3 +105,23 @@ def test_bad_input_gets_a_clear_error_naming_the_file(exported, tmp_path: Path, 
 def test_loading_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="model.json is missing"):
         respcore.load_model(tmp_path)
+
+
+def test_a_record_level_model_reads_the_whole_recording_in_one_pass(tmp_path: Path) -> None:
+    data = SPRSound(MINI, task="2-2", split="train", mel=MEL).features(whole=True)
+    config = TrainConfig(backbone="cnn3", width=0.125, epochs=1, batch_size=4, device="cpu", num_threads=1,
+                         crop_frames=MEL.n_frames)
+    result = fit(data, None, config, root=tmp_path / "runs", progress=False)
+    folder = export_model(result, tmp_path / "record", mel=MEL, classes=data.classes, task="2-2",
+                          segments="recording", dataset="sprsound")
+    model = respcore.load_model(folder)
+    wav = MINI / "train_wav" / f"{RECORDING}.wav"
+    seconds = sf.info(str(wav)).duration
+    out = predict(wav, model)
+    assert len(out.table) == 1 and out.table["end_s"].iloc[0] == pytest.approx(seconds, abs=1e-3)
+    assert out.inputs.shape[-1] == pytest.approx(seconds * MEL.sample_rate, abs=2), "not cut to the 2 s cycle"
+    assert any("one pass" in n for n in out.notes)
+    probs = out.table[[f"p_{c}" for c in model.classes]].to_numpy()
+    assert np.allclose(probs.sum(1), 1, atol=1e-3)
+    assert main([str(wav), "--model", str(folder), "--out", str(tmp_path / "out"), "--plot"]) == 0
+    assert (tmp_path / "out" / f"{RECORDING}.predictions.png").stat().st_size > 0

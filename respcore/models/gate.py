@@ -43,14 +43,23 @@ class BandGate(nn.Module):
 
 
 class GatedModel(nn.Module):
-    """A ``BandGate`` in front of a backbone built for ``gate.budget`` bands: (B, 1, F, T) -> (B, C)."""
+    """A ``BandGate`` in front of a backbone built for ``gate.budget`` bands: (B, 1, F, T) -> (B, C).
+
+    Every band is normalised with its own statistics before the gate (``norm``, as the backbone's ``bn0``
+    does for a fixed band set): after the gate, row i of one sample and row i of another are different
+    bands, so the backbone's per-row normalisation alone would mix their scales.
+    """
 
     def __init__(self, gate: BandGate, backbone: nn.Module) -> None:
         super().__init__()
+        self.norm = nn.BatchNorm2d(gate.n_bands)
         self.gate, self.backbone = gate, backbone
 
+    def _normed(self, x: Tensor) -> Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)  # (B, F, 1, T) per band -> (B, 1, F, T)
+
     def forward(self, x: Tensor) -> Tensor:
-        kept, _ = self.gate(x)  # (B, 1, k, T)
+        kept, _ = self.gate(self._normed(x))  # (B, 1, k, T)
         return self.backbone(kept)
 
     @torch.no_grad()
@@ -59,6 +68,6 @@ class GatedModel(nn.Module):
         was = self.training
         self.eval()
         try:
-            return self.gate(x)[1]
+            return self.gate(self._normed(x))[1]
         finally:
             self.train(was)

@@ -117,19 +117,26 @@ def export_selected(study: Study, data: StudyData, sel: BandSelection) -> list[d
     ``<out>/models/`` (``respcore.load_model``, ``python -m respcore.predict``): of each cross-validation,
     the fold model with the best validation score. Returns a row per model (task, model, folder, bands,
     validation score)."""
-    p, metric = study.profile, sel.params["select_metric"]
-    rows = []
-    for name, bands in (("cnn-tsa", sel.trajectory[0]["bands"]), ("cnn-tsa-fbs", list(sel.kept_bands))):
-        cv = cross_validate(study, data, replace(sel.config, bands=tuple(bands)))
-        best = max(cv.fits, key=lambda f: np.nan_to_num((f.val_scores or {}).get(metric, np.nan), nan=-np.inf))
-        folder = export_model(best, study.out / "models" / f"{data.task}-{name}", mel=data.train.mel,
-                              classes=data.train.classes, task=data.facts.tasks[data.task],
-                              segments="events" if data.facts.benchmark == "sprsound" else "cycles",
-                              dataset=study.dataset, kept_bands=bands,
-                              notes={"profile": p.name, "data": study.data_label, "selection": sel.method})
-        rows.append({"task": data.task, "model": name, "folder": str(folder), "n_bands": len(bands),
-                     f"val_{metric}": (best.val_scores or {}).get(metric)})
-    return rows
+    segments = "events" if data.facts.benchmark == "sprsound" else "cycles"
+    return [export_best(study, data, cross_validate(study, data, replace(sel.config, bands=tuple(bands))), name,
+                        segments=segments, kept_bands=bands, selection=sel.method)
+            for name, bands in ((f"{data.task}-cnn-tsa", sel.trajectory[0]["bands"]),
+                                (f"{data.task}-cnn-tsa-fbs", list(sel.kept_bands)))]
+
+
+def export_best(study: Study, data: StudyData, cv, name: str, *, segments: str,
+                kept_bands: list[int] | None = None, selection: str = "") -> dict:
+    """Export the fold model of ``cv`` with the best validation score to ``<out>/models/<name>``; returns
+    its row (task, model, folder, n_bands, validation score)."""
+    metric = data.facts.select_metric
+    best = max(cv.fits, key=lambda f: np.nan_to_num((f.val_scores or {}).get(metric, np.nan), nan=-np.inf))
+    bands = list(kept_bands) if kept_bands is not None else list(data.train.kept_bands)
+    folder = export_model(best, study.out / "models" / name, mel=data.train.mel, classes=data.train.classes,
+                          task=data.facts.tasks[data.task], segments=segments, dataset=study.dataset,
+                          kept_bands=bands, notes={"profile": study.profile.name, "data": study.data_label,
+                                                   **({"selection": selection} if selection else {})})
+    return {"task": data.task, "model": name, "folder": str(folder), "n_bands": len(bands),
+            f"val_{metric}": (best.val_scores or {}).get(metric)}
 
 
 def _save_summary(study: Study, curves: pd.DataFrame, sels: dict, data: StudyData) -> None:

@@ -18,6 +18,7 @@ from ..evidence import paired_difference
 from . import published
 from .config import Study, read_summary
 from .data import StudyData, load_data
+from .bands import export_best
 from .tables import cross_validate, train_config
 
 
@@ -39,6 +40,8 @@ def headline_table(study: Study) -> pd.DataFrame:
         data = load_data(study, task)
         base = ChallengeBaseline(cache_dir=study.cache_dir / "features").fit(data.loaders["train"])
         cv = cross_validate(study, data, cnn_tsa_config(study, data))
+        if task in facts.whole_tasks:  # the record-level model a user applies to a whole recording
+            export_best(study, data, cv, f"{task}-cnn-tsa", segments="recording")
         fbs = (s03.get("fbs") or {}).get(task, {})
         best = pub[pub["task"] == facts.published_tasks[task]].sort_values("score", ascending=False).head(1)
         for name in data.tests:
