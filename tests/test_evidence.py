@@ -53,3 +53,14 @@ def test_pair_scores_aligns_on_fold_and_seed_and_drops_unpaired_runs():
     assert pair_scores(a, b, "test_AS") == ([0.60, 0.61], [0.50, 0.51])
     with pytest.raises(ValueError, match="no column 'val_AS'"):
         pair_scores(a, b, "val_AS")
+
+
+def test_saved_comparisons_drop_and_count_pairs_without_a_score():
+    from respcore.study.pairs import pair_entry, pairs_table
+
+    a = pd.DataFrame({"fold": [0, 1, 2], "seed": 0, "test_AS": [0.6, float("nan"), 0.7]})
+    b = pd.DataFrame({"fold": [0, 1, 2], "seed": 0, "test_AS": [0.5, 0.5, 0.55]})
+    e = pair_entry(a, b, "test_AS", a_label="x", b_label="y")
+    assert e["a"] == [0.6, 0.7] and e["dropped"] == 1
+    row = pairs_table({"x_vs_y": e}).iloc[0]
+    assert row["pairs"] == 2 and row["dropped"] == 1 and row["difference"] == pytest.approx(0.125)

@@ -45,14 +45,14 @@ def paired(entry: dict) -> Paired:
 
 
 def pairs_table(pairs: dict[str, dict]) -> pd.DataFrame:
-    """A page's comparisons as rows: comparison, a, b, metric, n, mean a, mean b, difference and its
-    95 % interval (fractions)."""
+    """A page's comparisons as rows: comparison, a, b, metric, pairs, dropped (pairs without a defined
+    score), mean a, mean b, difference and its 95 % interval (fractions)."""
     rows = []
     for key, e in pairs.items():
         p = paired(e)
         rows.append({"comparison": key, "a": e["a_label"], "b": e["b_label"], "metric": e["metric"], "pairs": p.n,
-                     "mean_a": p.a_mean, "mean_b": p.b_mean, "difference": p.mean, "ci_low": p.low, "ci_high": p.high})
-    return pd.DataFrame(rows, columns=["comparison", "a", "b", "metric", "pairs", "mean_a", "mean_b", "difference",
+                     "dropped": e.get("dropped", 0), "mean_a": p.a_mean, "mean_b": p.b_mean, "difference": p.mean, "ci_low": p.low, "ci_high": p.high})
+    return pd.DataFrame(rows, columns=["comparison", "a", "b", "metric", "pairs", "dropped", "mean_a", "mean_b", "difference",
                                        "ci_low", "ci_high"])
 
 
