@@ -261,3 +261,18 @@ def test_scorecard_cnn3_flops_are_not_table_one(tmp_path: Path) -> None:
          "GFLOPs_paper_input": {"post": 1.66, "block1": 2.35}}))
     cell = scorecard.tsa_gflops(scorecard.load_summaries(tmp_path))
     assert cell.verdict == scorecard.NOT_TESTABLE and "cnn3" in cell.why
+
+
+def test_each_claim_reads_the_newest_snapshot_that_can_judge_it(tmp_path: Path) -> None:
+    old, new = tmp_path / "real" / "a-old", tmp_path / "real" / "b-new"
+    _summaries(old, dataset="sprsound", post=0.50, block1=0.60)  # old: every notebook, Table I contradicted
+    (new / "02_tsa_placement").mkdir(parents=True)
+    write_json(new / "02_tsa_placement" / "summary.json",
+               json.loads((old / "02_tsa_placement" / "summary.json").read_text()) | {"pairs": {
+                   "post_vs_block1": _pair(0.7, 0.6), "post_vs_input": _pair(0.7, 0.5)}})
+    for folder, utc in ((old, "2026-11-01T00:00:00Z"), (new, "2026-12-01T00:00:00Z")):
+        (folder / "snapshot.json").write_text(json.dumps({"dataset": "sprsound", "snapshot_utc": utc}))
+    card = scorecard.scorecard(tmp_path / "none", real=tmp_path / "real").set_index("key")
+    assert card.loc["tsa_ordering", "SPRSound verdict"] == "reproduced"  # the newer snapshot wins
+    assert "snapshot b-new" in card.loc["tsa_ordering", "SPRSound why"]
+    assert "snapshot a-old" in card.loc["age_gain", "SPRSound why"]  # not in the newer one: the older judges

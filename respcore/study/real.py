@@ -61,8 +61,8 @@ def real_headline(study: Study) -> pd.DataFrame:
         if rows:
             parts.append(headline_view(pd.DataFrame(rows)).assign(snapshot=folder.name))
         else:  # a snapshot kept before notebook 05 computed the baseline: say so rather than drop it
-            parts.append(pd.DataFrame([{"snapshot": folder.name, "task": "no headline in this snapshot: it "
-                                        "predates the baseline and whole-recording scoring; re-run the study"}]))
+            parts.append(pd.DataFrame([{"snapshot": folder.name, "task": "no headline in this snapshot: notebook "
+                                        "05 is not in it, or it predates the baseline and whole-recording scoring"}]))
     if not parts:
         return pd.DataFrame(columns=["snapshot"])
     table = pd.concat(parts, ignore_index=True)

@@ -24,7 +24,7 @@ from ..evidence import CONTRADICTED, REPRODUCED, UNDECIDED, verdict
 from ..fileio import read_json
 from .pairs import paired
 from .published import CLAIMS, FIG2_PEAK_BANDS, FBS_FLOPS_CUT, LAMBDA_BEST, TABLE_I
-from .snapshot import DERIVED_PAGES, snapshot_folders
+from .snapshot import DERIVED_PAGES, SNAPSHOT_FILE, snapshot_folders
 
 NOT_TESTABLE = "not testable"
 GFLOPS_TOLERANCE = 0.02  # relative: our count on the paper's input vs the paper's GFLOPs
@@ -185,32 +185,42 @@ RULES: dict[str, Callable[[Summaries], Cell]] = {
 }
 
 
-def _sources(results: str | Path, real: str | Path | None) -> dict[str, tuple[Summaries, str]]:
-    """{source column: (summaries, where they come from)}: this run's results, then each real snapshot
-    (the first snapshot of a dataset wins; this run wins over a snapshot of its own dataset)."""
-    out: dict[str, tuple[Summaries, str]] = {}
-    folders = [(Path(results), "this run")] + [(f, f"snapshot {f.name}") for f in (snapshot_folders(real) if real else [])]
-    for folder, where in folders:
+def _sources(results: str | Path, real: str | Path | None) -> dict[str, list[tuple[Summaries, str]]]:
+    """{source column: [(summaries, where they come from), ...]} in order of preference: this run's
+    results, then the real snapshots of that dataset, newest first."""
+    snaps = snapshot_folders(real) if real else []
+    snaps = sorted(snaps, key=lambda f: read_json(f / SNAPSHOT_FILE).get("snapshot_utc", ""), reverse=True)
+    out: dict[str, list[tuple[Summaries, str]]] = {}
+    for folder, where in [(Path(results), "this run")] + [(f, f"snapshot {f.name}") for f in snaps]:
         S = {nb: s for nb, s in load_summaries(folder).items() if nb not in DERIVED_PAGES}  # pages of other data
         datasets = {s.get("dataset") for s in S.values()} - {None}
         if len(datasets) == 1:
-            out.setdefault(SOURCES.get(datasets.pop(), "other"), (S, where))
+            out.setdefault(SOURCES.get(datasets.pop(), "other"), []).append((S, where))
     return out
+
+
+def _judge(rule: Callable[[Summaries], Cell], candidates: list[tuple[Summaries, str]]) -> tuple[Cell, str]:
+    """The first candidate that can judge the claim; else the first that has its notebook; else the first."""
+    cells = [(rule(S), S, where) for S, where in candidates]
+    pick = next((c for c in cells if c[0].verdict != NOT_TESTABLE), None) or \
+        next((c for c in cells if not c[0].why.startswith("no results from")), cells[0])
+    cell, S, where = pick
+    return cell, f"{cell.why} ({where}, profile {next(iter(S.values())).get('profile', '?')})"
 
 
 def scorecard(results: str | Path, real: str | Path | None = None) -> pd.DataFrame:
     """One row per claim: key, claim, where, paper, then per source (``SOURCES``: built-in corpus,
     SPRSound, ICBHI) three columns: ``<source>`` (the effect), ``<source> verdict`` and ``<source> why``.
-    ``results`` holds this run's summaries; ``real`` the real-data snapshots (None: none read)."""
+    ``results`` holds this run's summaries; ``real`` the real-data snapshots (None: none read). Per claim
+    and source, this run is read first, then that dataset's snapshots from the newest: the first that can
+    judge the claim gives the cell."""
     found = _sources(results, real)
     rows = []
     for c in CLAIMS:
         row = {"key": c.key, "claim": c.claim, "where": c.where, "paper": c.paper_value}
         for src in SOURCES.values():
             if src in found:
-                S, where = found[src]
-                cell = RULES[c.key](S)
-                why = f"{cell.why} ({where}, profile {next(iter(S.values())).get('profile', '?')})"
+                cell, why = _judge(RULES[c.key], found[src])
             else:
                 cell, why = Cell(NOT_TESTABLE, "-", ""), "no study run on this data"
             row.update({src: cell.effect, f"{src} verdict": cell.verdict, f"{src} why": why})
