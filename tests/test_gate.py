@@ -49,3 +49,4 @@ def test_training_reaches_the_gate(tmp_path):
     assert not torch.allclose(before, after.cpu()), "the straight-through gradient trains the gate"
     assert result.model.kept_bands(data.x[:4]).shape == (4, 8)
     assert "gate_budget" in config.cache_key() and "gate_budget" not in TrainConfig().cache_key()
+    assert config.cache_key()["gate_version"] >= 2, "a changed gate must not load an older gate's weights"

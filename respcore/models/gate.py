@@ -12,6 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+# bump when the gated architecture changes: part of a gated run's cache key, so no stale weights load
+# (2: each band normalised before the gate)
+GATE_VERSION = 2
+
 
 class BandGate(nn.Module):
     """Scores the F bands of each sample and keeps the ``budget`` best.

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import files_stamp
+from ..models.gate import GATE_VERSION
 from ..profiles import Profile, get_profile
 from .loop import PRECISIONS
 
@@ -81,6 +82,8 @@ class TrainConfig:
                 d.pop(name)
         if self.test_every_epoch:
             d.pop("test_every_epoch")
+        if self.gate_budget:  # a changed gate architecture must not load an older gate's weights
+            d["gate_version"] = GATE_VERSION
         if self.init_from is not None:  # the file's identity, not only its name
             d["init_from"] = f"{self.init_from}@{files_stamp([Path(self.init_from)])}"
         return d
