@@ -44,7 +44,7 @@ def is_selection(study: Study, data: StudyData, lam: float, method: str = "gradc
                                 **_selection_kwargs(study))
 
 
-def _curve(sel: BandSelection, task: str, tests: list[str]) -> pd.DataFrame:
+def selection_curve(sel: BandSelection, task: str, tests: list[str]) -> pd.DataFrame:
     """A selection's trajectory: validation score (mean, std) per band count, each named test set's score
     (``<test>_score``), GMACs and FLOPs relative to the first round."""
     f = sel.frame()
@@ -86,7 +86,7 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
         for sel, r in runs:
             sels[f"{sel.method}/{task}"] = sel
             sel.save(study.out / f"selection_{sel.method}_{task}.json")
-            curves.append(_curve(sel, task, list(data.tests)))
+            curves.append(selection_curve(sel, task, list(data.tests)))
             costs.append({"method": sel.method, "task": task, "r (bands per step)": r,
                           "trainings": int(sel.cost["trainings"]), "seconds": round(sel.cost["seconds"], 1),
                           "kept": len(sel.kept_bands)})
@@ -201,7 +201,7 @@ def model_agnostic(study: Study, data: StudyData) -> pd.DataFrame:
     """
     sel = is_selection(study, data, LAMBDA[data.task], method="ig", patience=1, backbone="transformer", tsa="none")
     sel.save(study.out / "selection_transformer_ig.json")
-    c = _curve(sel, data.task, list(data.tests))
+    c = selection_curve(sel, data.task, list(data.tests))
     full = int(c["n_bands"].max())
     table = pd.DataFrame({"backbone": "transformer", "n_bands": c["n_bands"],
                           "bands": [f"all {n}" if n == full else f"FBS: {n}" for n in c["n_bands"]],

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..evidence import paired_difference
 from ..flops import count_flops
 from .bands import LAMBDA, is_selection
 from .config import Study
 from .data import StudyData, planted_bands
 from .fronts import FrontSelections
-from .pairs import headline_column, pair_entry
+from .pairs import headline_column, pair_entry, paired
 from .tables import cross_validate, train_config
 
 BUDGETS = (32, 16)  # band budgets compared, where the static IS curve has a round with that many bands
@@ -49,12 +48,11 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> 
             key = f"gate_vs_static/{task}/{k}"
             pairs[key] = pair_entry(cv.runs, static, column, a_label=f"gate {k} bands", b_label=f"IS {k} bands")
             e = pairs[key]
-            p = paired_difference(e["a"], e["b"]) if e["a"] else None
+            p = paired(e)
             shape = (1, 1, data.train.n_bands, data.train.x.shape[-1])
             rows.append({"task": task, "budget": k, "static": np.mean(e["b"]) if e["b"] else np.nan,
                          "gate": np.mean(e["a"]) if e["a"] else np.nan,
-                         "difference": p.mean if p else np.nan, "ci_low": p.low if p else np.nan,
-                         "ci_high": p.high if p else np.nan, "pairs": len(e["a"]),
+                         "difference": p.mean, "ci_low": p.low, "ci_high": p.high, "pairs": p.n,
                          "gmacs_gate": count_flops(cv.fits[0].model, shape)["macs"] / 1e9,
                          "gmacs_static": sel.trajectory[rounds[k]]["macs"] / 1e9, "test_set": test})
             k_rows, r_rows = _per_class(cv.fits[0].model, data, set(sel.trajectory[rounds[k]]["bands"]))

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..features import FRONTS, MelConfig, hz_overlap, kept_ranges_hz
-from ..fbs import BandSelection
-from .bands import LAMBDA, is_selection
+from .bands import LAMBDA, is_selection, selection_curve
 from .config import Study
 from .data import informative_bands, load_data
 
@@ -32,7 +31,9 @@ def front_selections(study: Study, task: str = "multiclass") -> FrontSelections:
     sels = dict(zip(FRONTS, study.map(lambda f: is_selection(study, datas[f], LAMBDA[task]), FRONTS)))
     curves, kept, ranges = [], [], {}
     for front, sel in sels.items():
-        curves.append(_curve(front, sel, list(datas[front].tests)))
+        tests = [f"{name}_score" for name in datas[front].tests]
+        curve = selection_curve(sel, task, list(datas[front].tests)).assign(front=front)
+        curves.append(curve[["front", "n_bands", "score_mean", "score_std", "gmacs", "best", *tests]])
         ranges[front] = kept_ranges_hz(datas[front].train.mel, sel.kept_bands)
         kept += [{"front": front, "n_kept": len(sel.kept_bands), "low_hz": lo, "high_hz": hi} for lo, hi in ranges[front]]
     planted = informative_bands(datas["mel"].truth)
@@ -42,17 +43,6 @@ def front_selections(study: Study, task: str = "multiclass") -> FrontSelections:
     overlap = [{"a": a, "b": b, "overlap": hz_overlap(ranges[a], ranges[b])} for a in names for b in names]
     return FrontSelections(curves=pd.concat(curves, ignore_index=True), kept=pd.DataFrame(kept),
                            overlap=pd.DataFrame(overlap))
-
-
-def _curve(front: str, sel: BandSelection, tests: list[str]) -> pd.DataFrame:
-    f = sel.frame()
-    metric = sel.params["select_metric"]
-    out = pd.DataFrame({"front": front, "n_bands": f["n_bands"], "score_mean": f[f"val_{metric}"],
-                        "score_std": f[f"val_std_{metric}"].fillna(0.0), "gmacs": f["macs"] / 1e9,
-                        "best": f["round"] == sel.best_round})
-    for name in tests:
-        out[f"{name}_score"] = f.get(f"{name}_{metric}")
-    return out
 
 
 def band_map(study: Study) -> pd.DataFrame:
