@@ -50,3 +50,26 @@ def test_training_reaches_the_gate(tmp_path):
     assert result.model.kept_bands(data.x[:4]).shape == (4, 8)
     assert "gate_budget" in config.cache_key() and "gate_budget" not in TrainConfig().cache_key()
     assert config.cache_key()["gate_version"] >= 2, "a changed gate must not load an older gate's weights"
+
+
+def test_a_prior_starts_the_gate_at_a_static_selection_and_training_can_leave_it(tmp_path):
+    prior = list(range(4, 12))
+    torch.manual_seed(0)
+    gate = BandGate(n_bands=16, budget=8, prior=prior).eval()
+    _, idx = gate(torch.randn(32, 1, 16, 20) * 3)
+    assert all(r == prior for r in idx.tolist()), "at start every sample keeps the prior's bands"
+    with pytest.raises(ValueError, match="prior"):
+        BandGate(n_bands=16, budget=8, prior=range(7))
+    with pytest.raises(ValueError, match="gate_prior needs a gate"):
+        build_model("cnn3", 3, 16, gate_prior=prior)
+
+    data = planted_featureset(64, n_patients=16)
+    config = TrainConfig(backbone="cnn3", width=0.125, epochs=2, batch_size=16, device="cpu", num_threads=1,
+                         gate_budget=8, gate_prior=tuple(range(20, 28)))
+    result = fit(data, data, config, run_dir=tmp_path / "run")
+    bias = result.model.gate.bias.detach().cpu()
+    assert bias[20:28].min() > 0 > bias[:20].max(), "the prior's sign survives two epochs"
+    assert not torch.allclose(bias[20:28], torch.full((8,), 4.0)), "the per-band bias is trained"
+    assert result.model.arch["gate_prior"] == list(range(20, 28))
+    assert config.cache_key()["gate_prior"] == tuple(range(20, 28))
+    assert "gate_prior" not in TrainConfig(gate_budget=8).cache_key()

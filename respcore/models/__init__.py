@@ -5,7 +5,7 @@ arguments, never copied classes). Inputs are log-Mel batches (B, 1, n_bands, T);
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -52,7 +52,8 @@ PLACEMENTS: dict[str, list[str]] = {
 
 
 def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "post", *, width: float = 1.0,
-                dropout: float = 0.2, n_frames: int | None = None, gate: int = 0) -> nn.Module:
+                dropout: float = 0.2, n_frames: int | None = None, gate: int = 0,
+                gate_prior: Sequence[int] | None = None) -> nn.Module:
     """A classifier for log-Mel batches (B, 1, n_bands, T) returning (B, n_classes) logits.
 
     Args:
@@ -66,6 +67,7 @@ def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "po
         n_frames: frames per input if known (checked; sizes the transformer's time position embedding).
         gate: 0, or a budget of bands: a ``BandGate`` keeps that many of the ``n_bands`` per sample and
             the backbone is built for them (dynamic band selection, ``GatedModel``).
+        gate_prior: with ``gate``, the static selection the gate starts from (``BandGate``'s ``prior``).
     Returns:
         the model, with ``model.arch`` holding these arguments: ``build_model(**model.arch)`` rebuilds it.
     Raises:
@@ -83,13 +85,16 @@ def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "po
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if not 0 <= gate <= n_bands:
         raise ValueError(f"gate must be 0 (none) or a band budget in 1..{n_bands}, got {gate}")
+    if gate_prior is not None and not gate:
+        raise ValueError("gate_prior needs a gate (a band budget)")
     model = BACKBONES[backbone](int(n_classes), int(gate or n_bands), tsa, width=float(width),
                                 dropout=float(dropout), n_frames=n_frames)
     if gate:
-        model = GatedModel(BandGate(n_bands=int(n_bands), budget=int(gate)), model)
+        model = GatedModel(BandGate(n_bands=int(n_bands), budget=int(gate), prior=gate_prior), model)
     model.arch = {"backbone": backbone, "n_classes": int(n_classes), "n_bands": int(n_bands), "tsa": tsa,
                   "width": float(width), "dropout": float(dropout), "n_frames": n_frames,
-                  **({"gate": int(gate)} if gate else {})}
+                  **({"gate": int(gate)} if gate else {}),
+                  **({"gate_prior": [int(b) for b in gate_prior]} if gate and gate_prior is not None else {})}
     if backbone != "transformer":
         # NHWC conv weights take oneDNN's (and cuDNN's) fast path: a training step 1.39x faster in the cpu
         # profile (benchmarks/README.md); the (B, 1, F, T) input needs no change, results agree to 2e-7.

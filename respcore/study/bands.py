@@ -5,10 +5,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..attribution import attribution_layer
 from ..export import export_model
-from ..fbs import BandSelection, backward_selection, importance_selection, recovery
+from ..fbs import BandSelection, backward_selection, importance_scores, importance_selection, recovery
 from .config import Study
 from .data import StudyData, informative_bands
 from .pairs import headline_column, pair_entry, selection_pairs
@@ -93,14 +94,16 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
             planted = informative_bands(data.truth)
             if planted:
                 recs.append({"method": sel.method, "task": task, "n_kept": len(sel.kept_bands),
-                             **recovery(sel.kept_bands, planted, n_bands=data.train.mel.n_mels)})
+                             **recovery(sel.kept_bands, planted, n_bands=data.train.mel.n_mels),
+                             "precision_cap": min(1.0, len(planted) / len(sel.kept_bands)),
+                             "ranking_precision": ranking_precision(sel, planted)})
     curves_df = pd.concat(curves, ignore_index=True)
     is_mc = sels["IS/multiclass"]
     attrs = np.asarray(is_mc.trajectory[0]["attributions"], dtype=float)  # (folds * seeds, C, F)
     importance = pd.DataFrame([{"fold": j, "band": b, "score": v}
                                for j, row in enumerate(np.nanmean(attrs, axis=1)) for b, v in enumerate(row)])
     recovery_df = pd.DataFrame(recs, columns=["method", "task", "n_kept", "precision", "recall", "chance_precision",
-                                              "chance_recall"])
+                                              "chance_recall", "precision_cap", "ranking_precision"])
     result = BandRetention(curves=curves_df, importance=importance, recovery=recovery_df,
                            cost=pd.DataFrame(costs), kept=tuple(is_mc.kept_bands))
     study.save_table(result.recovery, "planted_band_recovery")
@@ -110,6 +113,20 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
                                    for row in export_selected(study, data, sels[f"IS/{task}"])]), "exported_models")
     _save_summary(study, curves_df, sels, multiclass)
     return result
+
+
+def ranking_precision(sel: BandSelection, planted: list[int]) -> float:
+    """Precision of IS's first ranking: the share of planted bands among the |planted| most important bands
+    of round 1 (all bands, the selection's lambda); NaN for a selection without attributions (BS).
+
+    The kept round's precision also depends on where validation stops: a round keeping n bands can reach at
+    most |planted| / n (``precision_cap``), so this measures the ranking itself."""
+    attrs = sel.trajectory[0].get("attributions")
+    if attrs is None or "lam" not in sel.params:
+        return float("nan")
+    scores = importance_scores(torch.as_tensor(np.asarray(attrs, dtype=np.float32)), float(sel.params["lam"]))
+    top = set(torch.argsort(scores, descending=True)[:len(planted)].tolist())
+    return len(top & set(planted)) / len(planted)
 
 
 def export_selected(study: Study, data: StudyData, sel: BandSelection) -> list[dict]:

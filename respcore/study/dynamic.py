@@ -1,5 +1,5 @@
 """Dynamic band selection (the paper's first open question): a per-sample band gate against static IS at
-the same band budget, on the same folds x seeds (notebook 07)."""
+the same band budget, on the same folds x seeds (notebook 09)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,21 +16,25 @@ from .pairs import headline_column, pair_entry, paired
 from .tables import cross_validate, train_config
 
 BUDGETS = (32, 16)  # band budgets compared, where the static IS curve has a round with that many bands
+PRIOR, SCRATCH = "static IS", "no prior"  # where a gate starts: the static IS round at its budget, or nothing
 
 
 @dataclass
 class DynamicBands:
-    """Notebook 07's gate results: the comparison table, per-class keep frequencies, and the pairs."""
+    """Notebook 09's gate results: the comparison table, per-class keep frequencies, and the pairs."""
 
-    table: pd.DataFrame  # task, budget, static, gate (test means), difference, ci_low, ci_high, pairs, gmacs_*
-    keep: pd.DataFrame  # task, budget, class, band, frequency (share of the class's test items keeping the band)
-    recovery: pd.DataFrame  # task, budget, class, gate_precision, static_precision (planted bands; synthetic only)
+    table: pd.DataFrame  # task, budget, start, static, gate (test means), difference, ci_low, ci_high, pairs, gmacs_*, departure
+    keep: pd.DataFrame  # task, budget, start, class, band, frequency (share of the class's test items keeping the band)
+    recovery: pd.DataFrame  # task, budget, start, class, gate_precision, static_precision (planted bands; synthetic only)
     pairs: dict[str, dict]
 
 
 def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> DynamicBands:
     """For each task and budget: CNN-TSA with a ``BandGate`` keeping ``budget`` bands per sample, against
-    the static IS round with that many bands (``band_retention``'s selection, from the run cache).
+    the static IS round with that many bands (``band_retention``'s selection, from the run cache). The
+    gate starts from that static selection (its prior) and learns where each sample departs from it
+    (``start`` "static IS"); at the largest budget a gate also starts from nothing (``start`` "no prior").
+    ``departure`` is the share of a test item's kept bands outside the static set.
 
     Both are cross-validated on the same folds x seeds and scored on the first test set; the difference
     (gate - static) gets its 95 % interval. On the built-in corpus, the fold-0 gate's kept bands per
@@ -42,25 +46,41 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> 
         rounds = {int(r["n_bands"]): int(r["round"]) for r in sel.trajectory}
         column, test = headline_column(data)
         budgets = [k for k in BUDGETS if k in rounds and k < data.train.n_bands]
-        cvs = study.map(lambda k: cross_validate(study, data, train_config(study, data, gate_budget=k)), budgets)
-        for k, cv in zip(budgets, cvs):
+        static_bands = {k: tuple(sel.trajectory[rounds[k]]["bands"]) for k in budgets}
+        # every budget from the static prior; the largest also from scratch (no prior), to show what a
+        # free gate learns
+        todo = [(k, PRIOR) for k in budgets] + [(k, SCRATCH) for k in budgets[:1]]
+        cvs = study.map(lambda job: cross_validate(study, data, train_config(
+            study, data, gate_budget=job[0], gate_prior=static_bands[job[0]] if job[1] == PRIOR else None)), todo)
+        for (k, start), cv in zip(todo, cvs):
             static = sel.runs(rounds[k])
-            key = f"gate_vs_static/{task}/{k}"
-            pairs[key] = pair_entry(cv.runs, static, column, a_label=f"gate {k} bands", b_label=f"IS {k} bands")
+            key = f"gate_vs_static/{task}/{k}" + ("" if start == PRIOR else "/scratch")
+            pairs[key] = pair_entry(cv.runs, static, column, b_label=f"IS {k} bands",
+                                    a_label=f"gate {k} bands" + ("" if start == PRIOR else " (no prior)"))
             e = pairs[key]
             p = paired(e)
             shape = (1, 1, data.train.n_bands, data.train.x.shape[-1])
-            rows.append({"task": task, "budget": k, "static": np.mean(e["b"]) if e["b"] else np.nan,
+            rows.append({"task": task, "budget": k, "start": start, "static": np.mean(e["b"]) if e["b"] else np.nan,
                          "gate": np.mean(e["a"]) if e["a"] else np.nan,
                          "difference": p.mean, "ci_low": p.low, "ci_high": p.high, "pairs": p.n,
                          "gmacs_gate": count_flops(cv.fits[0].model, shape)["macs"] / 1e9,
-                         "gmacs_static": sel.trajectory[rounds[k]]["macs"] / 1e9, "test_set": test})
-            k_rows, r_rows = _per_class(cv.fits[0].model, data, set(sel.trajectory[rounds[k]]["bands"]))
-            keep += [{"task": task, "budget": k, **r} for r in k_rows]
-            rec += [{"task": task, "budget": k, **r} for r in r_rows]
+                         "gmacs_static": sel.trajectory[rounds[k]]["macs"] / 1e9,
+                         "departure": _departure(cv, data, set(static_bands[k])), "test_set": test})
+            k_rows, r_rows = _per_class(cv.fits[0].model, data, set(static_bands[k]))
+            keep += [{"task": task, "budget": k, "start": start, **r} for r in k_rows]
+            rec += [{"task": task, "budget": k, "start": start, **r} for r in r_rows]
     return DynamicBands(table=pd.DataFrame(rows), keep=pd.DataFrame(keep), pairs=pairs,
-                        recovery=pd.DataFrame(rec, columns=["task", "budget", "class", "gate_precision",
+                        recovery=pd.DataFrame(rec, columns=["task", "budget", "start", "class", "gate_precision",
                                                             "static_precision"]))
+
+
+def _departure(cv, data: StudyData, static: set[int]) -> float:
+    """Mean share of a test item's kept bands that the static selection does not keep, over the fold models
+    and the first test set's items: 0 when every gate stayed at its static prior."""
+    test = next(iter(data.tests.values()))
+    shares = [np.mean([len(set(r) - static) / len(r) for r in fit.model.kept_bands(test.x).tolist()])
+              for fit in cv.fits]
+    return float(np.mean(shares))
 
 
 def _per_class(model, data: StudyData, static: set[int]) -> tuple[list[dict], list[dict]]:

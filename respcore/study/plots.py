@@ -262,13 +262,16 @@ def device_responses(df: pd.DataFrame, data_label: str) -> plt.Figure:
 
 
 def gate_bands(keep: pd.DataFrame, planted: dict[str, list[int]], data_label: str) -> plt.Figure:
-    """How often the per-sample gate keeps each band, per class (rows) and task x budget (panels);
-    ``keep``: task, budget, class, band, frequency. Planted bands (built-in corpus) are marked with dots."""
+    """How often the per-sample gate keeps each band, per class (rows) and task x budget x start (panels);
+    ``keep``: task, budget, start, class, band, frequency. Planted bands (built-in corpus) are marked with dots."""
     with _style():
-        panels = list(keep.groupby(["task", "budget"], sort=False))
-        fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 3.2),
-                                 squeeze=False, layout="constrained")
-        for ax, ((task, budget), g) in zip(axes[0], panels):
+        tasks = list(dict.fromkeys(keep["task"]))  # one row of panels per task, one column per budget x start
+        combos = list(dict.fromkeys(zip(keep["budget"], keep["start"])))
+        fig, axes = plt.subplots(max(len(tasks), 1), max(len(combos), 1), figsize=(4.2 * max(len(combos), 1),
+                                 3.0 * max(len(tasks), 1)), squeeze=False, layout="constrained")
+        im = None
+        for (task, budget, start), g in keep.groupby(["task", "budget", "start"], sort=False):
+            ax = axes[tasks.index(task)][combos.index((budget, start))]
             grid = g.pivot(index="class", columns="band", values="frequency").reindex(g["class"].unique())
             im = ax.imshow(grid.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1, origin="lower")
             for row, label in enumerate(grid.index):
@@ -276,9 +279,12 @@ def gate_bands(keep: pd.DataFrame, planted: dict[str, list[int]], data_label: st
                 ax.plot(marks, [row] * len(marks), "r.", ms=3)
             ax.set_yticks(range(len(grid)), grid.index)
             ax.grid(False)
-            ax.set(title=f"{task}, budget {budget}", xlabel="Mel band (index)")
-        if panels:
-            fig.colorbar(im, ax=axes[0].tolist(), label="share of test items keeping the band")
+            ax.set(title=f"{task}, {budget} bands, from {start}", xlabel="Mel band (index)")
+        for ax in axes.ravel():
+            if not ax.images:
+                ax.set_axis_off()
+        if im is not None:
+            fig.colorbar(im, ax=axes.ravel().tolist(), label="share of test items keeping the band")
         _title(fig, "Bands the per-sample gate keeps (red dots: planted bands)", data_label)
     return fig
 

@@ -35,6 +35,7 @@ class TrainConfig:
     # saves about a fifth of a small training, but leaves test_scores_best_epoch_on_test NaN
     test_every_epoch: bool = True
     gate_budget: int = 0  # > 0: a per-sample band gate keeps this many bands (models.BandGate); 0: none
+    gate_prior: tuple[int, ...] | None = None  # with a gate: the static selection it starts from (BandGate prior)
     normal: int = 0  # index of the normal class (specificity)
     select_metric: str = "AS"  # validation score that picks the best epoch (and FBS rounds)
     init_from: str | None = None  # PANNs CNN6 checkpoint to start from (models.load_panns_cnn6); None: scratch
@@ -47,8 +48,9 @@ class TrainConfig:
     checkpoint_seconds: float = 30.0  # checkpoint at an epoch end at most this often (0: each epoch); not in the key
 
     def __post_init__(self) -> None:
-        if self.bands is not None:
-            object.__setattr__(self, "bands", tuple(int(b) for b in self.bands))
+        for name in ("bands", "gate_prior"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(int(b) for b in getattr(self, name)))
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -82,6 +84,8 @@ class TrainConfig:
                 d.pop(name)
         if self.test_every_epoch:
             d.pop("test_every_epoch")
+        if self.gate_prior is None:
+            d.pop("gate_prior")
         if self.gate_budget:  # a changed gate architecture must not load an older gate's weights
             d["gate_version"] = GATE_VERSION
         if self.init_from is not None:  # the file's identity, not only its name

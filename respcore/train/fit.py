@@ -133,6 +133,7 @@ def _train(train: FeatureSet, val: FeatureSet | None, tests: dict[str, FeatureSe
     n_classes = config.n_classes or train.n_classes
     build = dict(backbone=config.backbone, n_classes=n_classes, n_bands=train.n_bands, tsa=config.tsa,
                  width=config.width, dropout=config.dropout, gate=config.gate_budget,
+                 **({"gate_prior": list(config.gate_prior)} if config.gate_prior is not None else {}),
                  n_frames=int(config.crop_frames if config.crop_frames and train.lengths is not None else train.x.shape[-1]))
     weight = class_weights(train.y, n_classes).to(device) if config.class_weighted else None
     x_train, y_train = train.x.to(device), train.y.to(device)
