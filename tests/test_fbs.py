@@ -112,3 +112,18 @@ def test_selection_starts_from_the_config_bands(corpus, root):
                                patience=None, min_bands=16, method="saliency", root=root, progress=False)
     assert [t["n_bands"] for t in sel.trajectory] == [24, 16]
     assert set(sel.trajectory[-1]["bands"]) < set(start) and sel.config.bands is None
+
+
+def test_ranking_precision_judges_the_first_ranking_with_the_selection_lambda():
+    from respcore.study.bands import ranking_precision
+    # 2 folds x 2 classes x 6 bands: bands 0-2 matter to class 0 only, bands 3-5 mostly to class 1
+    a = torch.tensor([[[.30, .30, .30, .05, .025, .025], [0, 0, 0, .60, .20, .20]]] * 2)
+    sel = lambda lam: BandSelection("IS", (0, 1), [{"attributions": a.tolist(), "bands": list(range(6))}],
+                                    {}, TrainConfig(), {"lam": lam})
+    planted = [0, 1, 2]
+    # lambda 0: the mean ranks band 3 first (.325), then 0-2 (.15), then 4-5 (.1125); lambda 1 punishes the
+    # class-specific bands 0-2 (mean .15 - spread .15 = 0) below 4-5 (.1125 - .0875) and 3 (.325 - .275)
+    assert ranking_precision(sel(0.0), planted) == pytest.approx(2 / 3)
+    assert ranking_precision(sel(1.0), planted) == 0.0
+    no_attr = BandSelection("BS", (0,), [{"bands": list(range(6))}], {}, TrainConfig(), {})
+    assert ranking_precision(no_attr, planted) != ranking_precision(no_attr, planted)  # NaN
