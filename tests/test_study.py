@@ -250,6 +250,9 @@ def test_sota_has_baseline_and_ours_per_task_and_named_test_set(tmp_path: Path) 
     assert "CNN-TSA (ours) [1-2, inter]" in set(table["label"])
     view = ex.headline_view(headline)
     assert view.loc[0, "CNN-TSA - baseline [95 % CI]"] == "+17.0 [+15.0, +19.0]"
+    assert view["beats the baseline"].tolist() == ["yes", "yes"]
+    behind = headline.assign(margin=[-0.024, -0.004], margin_low=[-0.047, -0.033], margin_high=[-0.001, 0.025])
+    assert ex.headline_view(behind)["beats the baseline"].tolist() == ["no", "undecided"]
     assert view.loc[1, "CNN-TSA+FBS"] == "-" and "48 bands" in view.loc[0, "CNN-TSA+FBS"]
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..baseline import ChallengeBaseline
-from ..evidence import paired_difference
+from ..evidence import CONTRADICTED, REPRODUCED, Paired, paired_difference, verdict
 from . import published
 from .config import Study, read_summary
 from .data import StudyData, load_data
@@ -60,7 +60,8 @@ def headline_table(study: Study) -> pd.DataFrame:
 
 
 def headline_view(table: pd.DataFrame) -> pd.DataFrame:
-    """``headline_table``'s rows as a reader takes them in: Scores in %, the margin with its interval,
+    """``headline_table``'s rows as a reader takes them in: Scores in %, the margin with its interval and
+    whether CNN-TSA beats the baseline ("yes" or "no" only when the interval excludes 0, else "undecided"),
     FBS with its kept bands and GMACs, the best published figure with its method."""
     def pct(x) -> str:
         return "-" if x is None or pd.isna(x) else f"{100 * x:.1f}"
@@ -72,12 +73,19 @@ def headline_view(table: pd.DataFrame) -> pd.DataFrame:
             return f"{100 * r['margin']:+.1f} (n={r['pairs']})"
         return f"{100 * r['margin']:+.1f} [{100 * r['margin_low']:+.1f}, {100 * r['margin_high']:+.1f}]"
 
+    def beats(r) -> str:  # the verdict rule of every claim: an interval that contains 0 decides nothing
+        if r["margin"] is None or pd.isna(r["margin"]) or r["margin_low"] is None or pd.isna(r["margin_low"]):
+            return "undecided"
+        p = Paired(r["margin"], r["margin_low"], r["margin_high"], int(r["pairs"]), r["cnn_tsa"], r["baseline"])
+        return {REPRODUCED: "yes", CONTRADICTED: "no"}.get(verdict(p, expected=1), "undecided")
+
     rows = []
     for r in table.to_dict("records"):
         fbs = "-" if r.get("fbs") is None or pd.isna(r.get("fbs")) else \
             f"{pct(r['fbs'])} ({int(r['fbs_bands'])} bands, {r['fbs_gmacs']:.3f} of {r['gmacs']:.3f} GMACs)"
         rows.append({"task": r["task"], "test set": r["test_set"], "baseline": pct(r["baseline"]),
-                     "CNN-TSA": pct(r["cnn_tsa"]), "CNN-TSA - baseline [95 % CI]": margin(r), "CNN-TSA+FBS": fbs,
+                     "CNN-TSA": pct(r["cnn_tsa"]), "CNN-TSA - baseline [95 % CI]": margin(r),
+                     "beats the baseline": beats(r), "CNN-TSA+FBS": fbs,
                      "published (best cited)": "-" if r.get("published") is None or pd.isna(r.get("published"))
                      else f"{pct(r['published'])} ({r['published_method']})"})
     return pd.DataFrame(rows)
