@@ -4,15 +4,16 @@ bands, costs what a static FBS model with that many bands costs, whichever bands
 
 The summary is each band's mean and maximum over time (2F numbers, batch-normalised); a two-layer MLP scores
 every band, on top of a learned per-band bias; the ``budget`` best-scored bands of each sample are gathered
-in frequency order. With a ``prior`` (a static selection, e.g. IS's kept bands at this budget) the bias
-starts at +``prior_strength`` on those bands and -``prior_strength`` elsewhere, and the MLP's last layer
-starts small, so the gate begins as that static selection and learns where each sample should depart from
-it. Without a prior, the gate starts from no preference; measured on the built-in corpus (multiclass, 32
-bands, folds 0-1), such a gate kept the planted bands poorly (test AS 0.60-0.65 against 0.81 for static IS):
-the straight-through gradient reaches only the bands a sample keeps, so a dropped band never gets a
-signal to come back. The hard
-top-k has no gradient, so the kept rows are scaled by ``1 + s - s.detach()`` (s: the sigmoid of their
-scores): exactly 1 in the forward pass, while the loss's gradient reaches the gate (straight-through).
+in frequency order. The hard top-k has no gradient, so the kept rows are scaled by ``1 + s - s.detach()``
+(s: the sigmoid of their scores): exactly 1 in the forward pass, while the loss's gradient reaches the gate
+(straight-through).
+
+That gradient reaches only the bands a sample keeps: a band dropped early never gets a signal to come back.
+Started from no preference, the gate kept the planted bands of the built-in corpus poorly (multiclass, 32
+bands, folds 0-1: test AS 0.60-0.65 against 0.81 for static IS). With a ``prior`` (a static selection,
+e.g. IS's kept bands at this budget) the bias starts at +``prior_strength`` on those bands and
+-``prior_strength`` elsewhere and the MLP's last layer starts small, so the gate begins as that static
+selection and learns where each sample should depart from it.
 """
 from __future__ import annotations
 
