@@ -279,3 +279,14 @@ def test_each_claim_reads_the_newest_snapshot_that_can_judge_it(tmp_path: Path) 
     assert card.loc["tsa_ordering", "SPRSound verdict"] == "reproduced"  # the newer snapshot wins
     assert "snapshot b-new" in card.loc["tsa_ordering", "SPRSound why"]
     assert "snapshot a-old" in card.loc["age_gain", "SPRSound why"]  # not in the newer one: the older judges
+
+
+def test_record_crop_is_chosen_on_validation_never_on_test() -> None:
+    from types import SimpleNamespace
+
+    from respcore.study.headline import _choose_on_validation
+    cv = lambda val, test: SimpleNamespace(runs=pd.DataFrame({"val_S": val, "inter_S": test}))
+    cvs = {2.0: cv([0.60, 0.70], [0.9, 0.9]), 8.0: cv([0.66, 0.68], [0.1, 0.1])}
+    assert _choose_on_validation(cvs, "S") == (8.0, {2.0: pytest.approx(0.65), 8.0: pytest.approx(0.67)})
+    tie = {2.0: cv([0.5], [0.0]), 8.0: cv([0.5], [1.0])}
+    assert _choose_on_validation(tie, "S")[0] == 2.0, "a tie keeps the shorter, cheaper crop"
