@@ -94,7 +94,7 @@ def build_model(backbone: str, n_classes: int, n_bands: int = 64, tsa: str = "po
     model.arch = {"backbone": backbone, "n_classes": int(n_classes), "n_bands": int(n_bands), "tsa": tsa,
                   "width": float(width), "dropout": float(dropout), "n_frames": n_frames,
                   **({"gate": int(gate)} if gate else {}),
-                  **({"gate_prior": [int(b) for b in gate_prior]} if gate and gate_prior is not None else {})}
+                  **({"gate_prior": [int(b) for b in gate_prior]} if gate_prior is not None else {})}
     if backbone != "transformer":
         # NHWC conv weights take oneDNN's (and cuDNN's) fast path: a training step 1.39x faster in the cpu
         # profile (benchmarks/README.md); the (B, 1, F, T) input needs no change, results agree to 2e-7.

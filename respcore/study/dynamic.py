@@ -45,6 +45,7 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> 
         sel = is_selection(study, data, LAMBDA[task])
         rounds = {int(r["n_bands"]): int(r["round"]) for r in sel.trajectory}
         column, test = headline_column(data)
+        first = next(iter(data.tests.values()))  # the test set the pairs and the per-class tables read
         budgets = [k for k in BUDGETS if k in rounds and k < data.train.n_bands]
         static_bands = {k: tuple(sel.trajectory[rounds[k]]["bands"]) for k in budgets}
         # every budget from the static prior; the largest also from scratch (no prior), to show what a
@@ -54,6 +55,7 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> 
             study, data, gate_budget=job[0], gate_prior=static_bands[job[0]] if job[1] == PRIOR else None)), todo)
         for (k, start), cv in zip(todo, cvs):
             static = sel.runs(rounds[k])
+            kept = [fit.model.kept_bands(first.x).numpy() for fit in cv.fits]  # (N, k) per fold model
             key = f"gate_vs_static/{task}/{k}" + ("" if start == PRIOR else "/scratch")
             pairs[key] = pair_entry(cv.runs, static, column, b_label=f"IS {k} bands",
                                     a_label=f"gate {k} bands" + ("" if start == PRIOR else " (no prior)"))
@@ -65,8 +67,8 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> 
                          "difference": p.mean, "ci_low": p.low, "ci_high": p.high, "pairs": p.n,
                          "gmacs_gate": count_flops(cv.fits[0].model, shape)["macs"] / 1e9,
                          "gmacs_static": sel.trajectory[rounds[k]]["macs"] / 1e9,
-                         "departure": _departure(cv, data, set(static_bands[k])), "test_set": test})
-            k_rows, r_rows = _per_class(cv.fits[0].model, data, set(static_bands[k]))
+                         "departure": _departure(kept, set(static_bands[k])), "test_set": test})
+            k_rows, r_rows = _per_class(kept[0], data, set(static_bands[k]))
             keep += [{"task": task, "budget": k, "start": start, **r} for r in k_rows]
             rec += [{"task": task, "budget": k, "start": start, **r} for r in r_rows]
     return DynamicBands(table=pd.DataFrame(rows), keep=pd.DataFrame(keep), pairs=pairs,
@@ -74,20 +76,17 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> 
                                                             "static_precision"]))
 
 
-def _departure(cv, data: StudyData, static: set[int]) -> float:
-    """Mean share of a test item's kept bands that the static selection does not keep, over the fold models
-    and the first test set's items: 0 when every gate stayed at its static prior."""
-    test = next(iter(data.tests.values()))
-    shares = [np.mean([len(set(r) - static) / len(r) for r in fit.model.kept_bands(test.x).tolist()])
-              for fit in cv.fits]
-    return float(np.mean(shares))
+def _departure(kept: list[np.ndarray], static: set[int]) -> float:
+    """Mean share of a test item's kept bands that the static selection does not keep, over the fold models'
+    kept bands (``kept``: (N, k) per model): 0 when every gate stayed at its static prior."""
+    return float(np.mean([np.mean([len(set(r) - static) / len(r) for r in idx.tolist()]) for idx in kept]))
 
 
-def _per_class(model, data: StudyData, static: set[int]) -> tuple[list[dict], list[dict]]:
-    """Per class of the first test set: how often the gate keeps each band, and, where bands were planted,
-    the share of kept bands that are planted for the class (gate, per item; static IS, one set)."""
+def _per_class(idx: np.ndarray, data: StudyData, static: set[int]) -> tuple[list[dict], list[dict]]:
+    """Per class of the first test set, from one gate's kept bands ``idx`` (N, k) on it: how often the gate
+    keeps each band, and, where bands were planted, the share of kept bands that are planted for the class
+    (gate, per item; static IS, one set)."""
     test = next(iter(data.tests.values()))
-    idx = model.kept_bands(test.x).numpy()  # (N, k)
     y = test.y.numpy()
     planted = planted_bands(data.truth)
     keep, rec = [], []

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..baseline import ChallengeBaseline
 from ..evidence import CONTRADICTED, REPRODUCED, Paired, paired_difference, verdict
+from ..train import CVResult, TrainConfig
 from . import published
 from .config import Study, read_summary
 from .data import StudyData, load_data
@@ -28,7 +29,7 @@ from .tables import cross_validate_many, train_config
 RECORD_CROP_SECONDS = (8.0,)
 
 
-def cnn_tsa_configs(study: Study, data: StudyData) -> dict[float, object]:
+def cnn_tsa_configs(study: Study, data: StudyData) -> dict[float, TrainConfig]:
     """The headline CNN-TSA's training configs by training crop in seconds: for record-level tasks one per
     candidate crop length (``RECORD_CROP_SECONDS`` and the profile's cycle length), else one without crops
     (keyed 0.0)."""
@@ -39,7 +40,7 @@ def cnn_tsa_configs(study: Study, data: StudyData) -> dict[float, object]:
             for s in seconds}
 
 
-def _choose_on_validation(cvs: dict[float, object], metric: str) -> tuple[float, dict[float, float]]:
+def _choose_on_validation(cvs: dict[float, CVResult], metric: str) -> tuple[float, dict[float, float]]:
     """The candidate whose fold models score best on their validation folds (mean), and every mean."""
     means = {s: float(cv.runs[f"val_{metric}"].astype(float).mean()) for s, cv in cvs.items()}
     return max(means, key=lambda s: (means[s], -s)), means

@@ -79,13 +79,11 @@ class TrainConfig:
             d.pop("precision")
         if not self.init_bn0:
             d.pop("init_bn0")
-        for name in ("crop_frames", "gate_budget"):  # keys of runs made before these fields stay valid
+        for name in ("crop_frames", "gate_budget", "gate_prior"):  # keys of runs made before these fields stay valid
             if not d[name]:
                 d.pop(name)
         if self.test_every_epoch:
             d.pop("test_every_epoch")
-        if self.gate_prior is None:
-            d.pop("gate_prior")
         if self.gate_budget:  # a changed gate architecture must not load an older gate's weights
             d["gate_version"] = GATE_VERSION
         if self.init_from is not None:  # the file's identity, not only its name
