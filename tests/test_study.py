@@ -281,12 +281,17 @@ def test_each_claim_reads_the_newest_snapshot_that_can_judge_it(tmp_path: Path) 
     assert "snapshot a-old" in card.loc["age_gain", "SPRSound why"]  # not in the newer one: the older judges
 
 
-def test_record_crop_is_chosen_on_validation_never_on_test() -> None:
+def test_record_recipe_is_chosen_on_validation_never_on_test() -> None:
     from types import SimpleNamespace
 
-    from respcore.study.headline import _choose_on_validation
+    from respcore.study.headline import FROM_EVENTS, Recipe, _choose_on_validation
     cv = lambda val, test: SimpleNamespace(runs=pd.DataFrame({"val_S": val, "inter_S": test}))
-    cvs = {2.0: cv([0.60, 0.70], [0.9, 0.9]), 8.0: cv([0.66, 0.68], [0.1, 0.1])}
-    assert _choose_on_validation(cvs, "S") == (8.0, {2.0: pytest.approx(0.65), 8.0: pytest.approx(0.67)})
-    tie = {2.0: cv([0.5], [0.0]), 8.0: cv([0.5], [1.0])}
-    assert _choose_on_validation(tie, "S")[0] == 2.0, "a tie keeps the shorter, cheaper crop"
+    two, eight, tuned = Recipe(2.0), Recipe(8.0), Recipe(8.0, FROM_EVENTS)
+    cvs = {two: cv([0.60, 0.70], [0.9, 0.9]), eight: cv([0.66, 0.68], [0.1, 0.1]), tuned: cv([0.6, 0.6], [1, 1])}
+    assert _choose_on_validation(cvs, "S") == (eight, {two: pytest.approx(0.65), eight: pytest.approx(0.67),
+                                                       tuned: pytest.approx(0.6)})
+    tie = {two: cv([0.5], [0.0]), eight: cv([0.5], [1.0])}
+    assert _choose_on_validation(tie, "S")[0] == two, "a tie keeps the shorter, cheaper crop"
+    tie = {tuned: cv([0.5], [1.0]), eight: cv([0.5], [0.0])}
+    assert _choose_on_validation(tie, "S")[0] == eight, "then the model from scratch"
+    assert tuned.label() == "8 s, from events" and two.label() == "2 s"

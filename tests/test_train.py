@@ -279,3 +279,45 @@ def test_scoring_tests_at_the_best_epoch_only_gives_the_same_honest_scores():
     assert all(math.isnan(v) for v in once.test_scores_best_epoch_on_test["test"].values())
     assert once.history["test_AS"].notna().sum() == 1, "scored once, at the best epoch"
     assert "test_every_epoch" in replace(base, test_every_epoch=False).cache_key()
+
+
+def test_init_run_starts_from_a_run_all_but_its_head_and_keys_on_it(corpus, tmp_path):
+    train, val = corpus
+    source = fit(train, val, TINY, root=tmp_path / "a", progress=False)
+    tuned = TrainConfig(**{**TINY.to_dict(), "epochs": 1, "n_classes": 3, "lr": 1e-9, "init_run": str(source.path)})
+    r = fit(train, val, tuned, progress=False)  # another head (3 classes): the body still transfers
+    body = {k: v for k, v in source.model.state_dict().items() if not k.startswith("fc.")}
+    got = r.model.state_dict()
+    assert all(torch.allclose(got[k].float(), v.float(), atol=1e-5) for k, v in body.items() if "num_batches" not in k
+               and "running" not in k)  # lr 1e-9: one epoch moves nothing but batch-norm statistics
+    assert got["fc.weight"].shape == (3, source.model.fc.in_features)
+    before = tuned.cache_key()
+    assert before["init_run"] == runs.read_result(source.path)["key"], "keyed by the start's own key"
+    moved = tmp_path / "moved"
+    source.path.rename(moved)
+    assert replace(tuned, init_run=str(moved)).cache_key() == before, "not by its folder"
+    assert "init_run" not in TINY.cache_key()
+    with pytest.raises(FileNotFoundError, match="run not finished"):
+        replace(tuned, init_run=str(tmp_path / "nowhere")).cache_key()
+    other = TrainConfig(**{**TINY.to_dict(), "epochs": 1, "width": 0.25, "init_run": str(moved)})
+    with pytest.raises(ValueError, match="differs from this one in .* tensors"):
+        fit(train, val, other, progress=False)
+
+
+def test_start_from_pairs_folds_and_refuses_a_fold_that_leaks(tmp_path):
+    from respcore.train import plan_cv
+    from respcore.train.splits import fold_of_patient, folds_of_patients
+    data = planted_featureset(96)
+    short = TrainConfig(**{**TINY.to_dict(), "epochs": 1})
+    start = cross_validate(data, short, k=2, seeds=(0, 1), root=tmp_path, progress=False)
+    other = data.subset(np.arange(0, 96, 2))  # another set of the same patients (half the items)
+    folds = folds_of_patients(fold_of_patient(start.folds, data.groups), other.groups)
+    plan = plan_cv(other, short, k=2, seeds=(0, 1), root=tmp_path, folds=folds, start_from=start)
+    got = {(i, j.config.seed): j.config.init_run for j, i in zip(plan.jobs, [0, 1, 0, 1])}
+    want = {(int(r.fold), int(r.seed)): r.path for r in start.runs.itertuples()}
+    assert got == want, "each (fold, seed) starts from the same fold and seed"
+    swapped = [folds[1], folds[0]]  # every patient in the other fold: its start saw its validation patients
+    with pytest.raises(ValueError, match="would have trained on validation patients"):
+        plan_cv(other, short, k=2, seeds=(0,), root=tmp_path, folds=swapped, start_from=start)
+    with pytest.raises(ValueError, match="have no fold"):
+        folds_of_patients({"p0": 0}, other.groups)

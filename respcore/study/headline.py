@@ -6,22 +6,28 @@ validation fold, scored on each test set). Its margin over the baseline is the m
 (CNN-TSA - baseline) with a 95 % interval: the baseline is deterministic, so this is a one-sample interval
 over the CNN's repeats. CNN-TSA+FBS is the IS selection of notebook 03 (its kept round), for the tasks
 that notebook runs. Record-level tasks (SPRSound 2-1, 2-2) train on random crops of each recording and
-score each whole recording in one pass; the crop length is chosen among ``RECORD_CROP_SECONDS`` (and the
-profile's cycle length) by the mean validation score, never by a test set.
+score each whole recording in one pass. Their recipe is chosen by the mean validation score, never by a
+test set, among: the crop lengths ``RECORD_CROP_SECONDS`` and the profile's cycle length, from scratch;
+and the longest crop started from the event model (``EVENT_START_TASK``) of the same fold and seed, which
+trained on the events of that fold's training patients only.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..baseline import ChallengeBaseline
 from ..evidence import CONTRADICTED, REPRODUCED, Paired, paired_difference, verdict
+from .. import train
 from ..train import CVResult, TrainConfig
+from ..train.splits import fold_of_patient, folds_of_patients
 from . import published
 from .config import Study, read_summary
 from .data import StudyData, load_data
 from .bands import export_best
-from .tables import cross_validate_many, train_config
+from .tables import train_config
 
 
 # training crop lengths tried on record-level tasks besides the profile's cycle length: the paper's 8 s
@@ -29,27 +35,73 @@ from .tables import cross_validate_many, train_config
 RECORD_CROP_SECONDS = (8.0,)
 
 
-def cnn_tsa_configs(study: Study, data: StudyData) -> dict[float, TrainConfig]:
-    """The headline CNN-TSA's training configs by training crop in seconds: for record-level tasks one per
-    candidate crop length (``RECORD_CROP_SECONDS`` and the profile's cycle length), else one without crops
-    (keyed 0.0)."""
+# the event task whose fold models start the record-level models of the "from events" recipe: every event
+# type (1-2), so the start has learned what crackles and wheezes sound like, which is what labels a record
+EVENT_START_TASK = "multiclass"
+SCRATCH, FROM_EVENTS = "scratch", "events"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a headline CNN-TSA trains: its crop in seconds (0: none, the item as it is) and its start."""
+
+    crop_s: float = 0.0
+    start: str = SCRATCH  # SCRATCH, or FROM_EVENTS: the fold's event model, all but its head
+
+    def label(self) -> str:
+        return f"{self.crop_s:g} s" + (", from events" if self.start == FROM_EVENTS else "")
+
+
+def cnn_tsa_configs(study: Study, data: StudyData) -> dict[Recipe, TrainConfig]:
+    """The headline CNN-TSA's training configs by recipe: for record-level tasks one per candidate crop
+    length (``RECORD_CROP_SECONDS`` and the profile's cycle length) from scratch, and the longest crop from
+    the event models (its ``init_run`` is set per fold by ``cnn_tsa_cvs``); else one, without crops."""
     if data.task not in data.facts.whole_tasks:
-        return {0.0: train_config(study, data, tsa="post")}
+        return {Recipe(): train_config(study, data, tsa="post")}
     seconds = sorted({float(study.profile.cycle_seconds), *RECORD_CROP_SECONDS})
-    return {s: train_config(study, data, tsa="post", crop_frames=study.profile.mel(cycle_seconds=s).n_frames)
-            for s in seconds}
+    configs = {Recipe(s): train_config(study, data, tsa="post",
+                                       crop_frames=study.profile.mel(cycle_seconds=s).n_frames) for s in seconds}
+    configs[Recipe(seconds[-1], FROM_EVENTS)] = configs[Recipe(seconds[-1])]
+    return configs
 
 
-def _choose_on_validation(cvs: dict[float, CVResult], metric: str) -> tuple[float, dict[float, float]]:
-    """The candidate whose fold models score best on their validation folds (mean), and every mean."""
-    means = {s: float(cv.runs[f"val_{metric}"].astype(float).mean()) for s, cv in cvs.items()}
-    return max(means, key=lambda s: (means[s], -s)), means
+def cnn_tsa_cvs(study: Study, data: StudyData) -> dict[Recipe, CVResult]:
+    """Every recipe of ``cnn_tsa_configs`` cross-validated on the study's folds and seeds, in two batches
+    on the study's executor: the scratch recipes with the event models' cross-validation (on the same
+    patient folds), then the recipes that start from those event models."""
+    p = study.profile
+    configs = cnn_tsa_configs(study, data)
+    plan = lambda d, cfg, **kw: train.plan_cv(d.train, cfg, k=p.folds, seeds=range(p.seeds), tests=d.tests,
+                                               root=study.runs_dir, **kw)
+    scratch = [r for r in configs if r.start == SCRATCH]
+    later = [r for r in configs if r.start == FROM_EVENTS]
+    plans = [plan(data, configs[r]) for r in scratch]
+    if later:  # the event models, on the record folds' patients, train in the first batch
+        events = load_data(study, EVENT_START_TASK)
+        folds = train.make_folds(data.train, p.folds)
+        event_folds = folds_of_patients(fold_of_patient(folds, data.train.groups), events.train.groups,
+                                        where=f"{data.task} folds carried to {EVENT_START_TASK} events")
+        plans.append(plan(events, train_config(study, events, tsa="post"), folds=event_folds))
+    results = train.cross_validate_many(plans, study.executor)
+    done = dict(zip(scratch, results))
+    if later:
+        start = results[-1]
+        done.update(zip(later, train.cross_validate_many(
+            [plan(data, configs[r], start_from=start) for r in later], study.executor)))
+    return done
+
+
+def _choose_on_validation(cvs: dict[Recipe, CVResult], metric: str) -> tuple[Recipe, dict[Recipe, float]]:
+    """The recipe whose fold models score best on their validation folds (mean), and every mean; a tie
+    keeps the cheaper recipe (shorter crop, then from scratch)."""
+    means = {r: float(cv.runs[f"val_{metric}"].astype(float).mean()) for r, cv in cvs.items()}
+    return max(means, key=lambda r: (means[r], -r.crop_s, r.start == SCRATCH)), means
 
 
 def headline_table(study: Study) -> pd.DataFrame:
     """A row per (task, test set): task, test_set, n (test items), baseline, cnn_tsa, cnn_tsa_std, margin,
-    margin_low, margin_high, pairs, crop_s (record-level tasks: the training crop chosen on validation) and
-    val_by_crop (each candidate's mean validation score), fbs (Score of CNN-TSA+FBS), fbs_bands, fbs_gmacs,
+    margin_low, margin_high, pairs, crop_s and start (record-level tasks: the recipe chosen on validation),
+    val_by_recipe (each candidate recipe's mean validation score), fbs (Score of CNN-TSA+FBS), fbs_bands, fbs_gmacs,
     gmacs (all bands), published, published_method. Scores are fractions of the benchmark's headline score."""
     facts = study.facts
     s03 = read_summary(study.out.parent, "03_band_retention") or {}
@@ -58,10 +110,10 @@ def headline_table(study: Study) -> pd.DataFrame:
     for task, label in facts.tasks.items():
         data = load_data(study, task)
         base = ChallengeBaseline(cache_dir=study.cache_dir / "features").fit(data.loaders["train"])
-        configs = cnn_tsa_configs(study, data)
-        cvs = dict(zip(configs, cross_validate_many(study, data, list(configs.values()))))
-        crop, val_means = _choose_on_validation(cvs, data.facts.select_metric)
-        cv = cvs[crop]
+        cvs = cnn_tsa_cvs(study, data)
+        recipe, val_means = _choose_on_validation(cvs, data.facts.select_metric)
+        cv = cvs[recipe]
+        chosen = len(cvs) > 1
         if task in facts.whole_tasks:  # the record-level model a user applies to a whole recording
             export_best(study, data, cv, f"{task}-cnn-tsa", segments="recording")
         fbs = (s03.get("fbs") or {}).get(task, {})
@@ -74,7 +126,8 @@ def headline_table(study: Study) -> pd.DataFrame:
                          "baseline": b, "cnn_tsa": float(ours.mean()), "cnn_tsa_std": float(ours.std(ddof=1)) if len(ours) > 1 else 0.0,
                          "margin": None if m is None else m.mean, "margin_low": None if m is None else m.low,
                          "margin_high": None if m is None else m.high, "pairs": len(ours),
-                         "crop_s": crop or None, "val_by_crop": {f"{k:g}": v for k, v in val_means.items()} if crop else None,
+                         "crop_s": recipe.crop_s if chosen else None, "start": recipe.start if chosen else None,
+                         "val_by_recipe": {r.label(): v for r, v in val_means.items()} if chosen else None,
                          "fbs": (fbs.get("tests") or {}).get(name), "fbs_bands": fbs.get("n_bands"),
                          "fbs_gmacs": fbs.get("gmacs"), "gmacs": fbs.get("gmacs_full"),
                          "published": float(best["score"].iloc[0]) / 100 if len(best) else None,
@@ -102,18 +155,19 @@ def headline_view(table: pd.DataFrame) -> pd.DataFrame:
         p = Paired(r["margin"], r["margin_low"], r["margin_high"], int(r["pairs"]), r["cnn_tsa"], r["baseline"])
         return {REPRODUCED: "yes", CONTRADICTED: "no"}.get(verdict(p, expected=1), "undecided")
 
-    def crop(r) -> str:  # record-level tasks: the chosen training crop, and each candidate's validation score
+    def recipe(r) -> str:  # record-level tasks: the chosen recipe, and each candidate's validation score
         if r.get("crop_s") is None or pd.isna(r.get("crop_s")):
             return "-"
-        scores = ", ".join(f"{k} s {100 * v:.1f}" for k, v in (r.get("val_by_crop") or {}).items())
-        return f"{float(r['crop_s']):g} s (validation: {scores})"
+        scores = "; ".join(f"{k} {100 * v:.1f}" for k, v in (r.get("val_by_recipe") or {}).items())
+        start = r.get("start") if isinstance(r.get("start"), str) else SCRATCH
+        return f"{Recipe(float(r['crop_s']), start).label()} (validation: {scores})"
 
     rows = []
     for r in table.to_dict("records"):
         fbs = "-" if r.get("fbs") is None or pd.isna(r.get("fbs")) else \
             f"{pct(r['fbs'])} ({int(r['fbs_bands'])} bands, {r['fbs_gmacs']:.3f} of {r['gmacs']:.3f} GMACs)"
         rows.append({"task": r["task"], "test set": r["test_set"], "baseline": pct(r["baseline"]),
-                     "CNN-TSA": pct(r["cnn_tsa"]), "training crop": crop(r), "CNN-TSA - baseline [95 % CI]": margin(r),
+                     "CNN-TSA": pct(r["cnn_tsa"]), "training recipe": recipe(r), "CNN-TSA - baseline [95 % CI]": margin(r),
                      "beats the baseline": beats(r), "CNN-TSA+FBS": fbs,
                      "published (best cited)": "-" if r.get("published") is None or pd.isna(r.get("published"))
                      else f"{pct(r['published'])} ({r['published_method']})"})

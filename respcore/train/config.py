@@ -9,6 +9,7 @@ from ..fileio import files_stamp
 from ..models.gate import GATE_VERSION
 from ..profiles import Profile, get_profile
 from .loop import PRECISIONS
+from .runs import RESULT_FILE, read_result
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class TrainConfig:
     select_metric: str = "AS"  # validation score that picks the best epoch (and FBS rounds)
     init_from: str | None = None  # PANNs CNN6 checkpoint to start from (models.load_panns_cnn6); None: scratch
     init_bn0: bool = False  # with init_from: also take PANNs' bn0 statistics (they describe PANNs' Mel bins)
+    # a finished run's folder (respcore.train.runs) whose weights start this model, all but the classifier
+    # head: fine-tuning from a related task, for example recordings from events; None: none
+    init_run: str | None = None
     seed: int = 0
     device: str = "auto"  # "auto": cuda when available, else cpu (not part of the cache key)
     eval_batch_size: int = 256  # not part of the cache key
@@ -79,7 +83,7 @@ class TrainConfig:
             d.pop("precision")
         if not self.init_bn0:
             d.pop("init_bn0")
-        for name in ("crop_frames", "gate_budget", "gate_prior"):  # keys of runs made before these fields stay valid
+        for name in ("crop_frames", "gate_budget", "gate_prior", "init_run"):  # keys of older runs stay valid
             if not d[name]:
                 d.pop(name)
         if self.test_every_epoch:
@@ -88,4 +92,15 @@ class TrainConfig:
             d["gate_version"] = GATE_VERSION
         if self.init_from is not None:  # the file's identity, not only its name
             d["init_from"] = f"{self.init_from}@{files_stamp([Path(self.init_from)])}"
+        if self.init_run is not None:  # the starting run's own key (its config and data), not its folder
+            d["init_run"] = run_identity(self.init_run)
         return d
+
+
+def run_identity(run_dir: str | Path) -> str:
+    """The cache key a finished run folder was trained under (its ``result.json``), so that a run started
+    from it is keyed by what decided its weights, wherever the folder lies."""
+    key = read_result(run_dir).get("key")
+    if not key:
+        raise ValueError(f"{Path(run_dir) / RESULT_FILE}: no run key in this result file")
+    return str(key)

@@ -20,7 +20,7 @@ from . import runs
 from .config import TrainConfig
 from .fit import FitResult, Tests, as_tests, data_key, with_config_bands
 from .grid import Executor, SerialExecutor, TrainJob
-from .splits import Folds, check_folds, patient_folds, save_folds
+from .splits import Folds, check_folds, fold_of_patient, patient_folds, read_fold_map, save_folds
 
 
 @dataclass
@@ -92,8 +92,14 @@ class CVPlan:
 
 def plan_cv(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int] = (0,),
             tests: FeatureSet | Tests | None = None, root: str | Path = "runs", folds: Folds | None = None,
-            fold_seed: int = 0) -> CVPlan:
-    """The (fold, seed) training jobs of a cross-validation (see :func:`cross_validate`)."""
+            fold_seed: int = 0, start_from: CVResult | None = None) -> CVPlan:
+    """The (fold, seed) training jobs of a cross-validation (see :func:`cross_validate`).
+
+    With ``start_from`` (a finished cross-validation of a related task, e.g. events before recordings),
+    each (fold, seed) job starts from that cross-validation's run of the same fold and seed
+    (``TrainConfig.init_run``). Its folds must put every patient the two share in the same fold, so
+    that no validation patient's items ever trained the starting model.
+    """
     data = with_config_bands(data, config)
     tests = {name: with_config_bands(d, config) for name, d in as_tests(tests).items()}
     folds = check_folds(folds, len(data), k) if folds is not None else make_folds(data, k, fold_seed)
@@ -101,14 +107,34 @@ def plan_cv(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[in
     fold_fps = [runs.index_fingerprint(va) for _, va in folds]
     shared = data_key(data, None, tests)
     cv_key = stable_hash({"config": config.cache_key(), **shared, "folds": fold_fps, "seeds": list(seeds)})
+    starts = _start_runs(start_from, folds, data.groups, seeds) if start_from is not None else None
     jobs = []
     for seed in seeds:
         cfg = replace(config, seed=int(seed))
         for i, (tr, va) in enumerate(folds):
+            if starts is not None:
+                cfg = replace(cfg, init_run=starts[(i, int(seed))])
             key = runs.run_key(cfg.cache_key(), **shared, train_idx=runs.index_fingerprint(tr), val_idx=fold_fps[i])
             jobs.append(TrainJob(cfg, data, tr, va, tests, root / key, key))
     return CVPlan(data=data, config=config, folds=folds, seeds=tuple(int(s) for s in seeds), tests=tests,
                   cv_dir=root / f"cv-{cv_key}", jobs=jobs, shared=shared)
+
+
+def _start_runs(start: CVResult, folds: Folds, groups, seeds: Sequence[int]) -> dict[tuple[int, int], str]:
+    """{(fold, seed): run folder of ``start``}, after checking that ``start`` placed every patient it
+    shares with ``groups`` in the same fold."""
+    theirs = read_fold_map(start.path / "folds.txt")
+    ours = fold_of_patient(folds, groups)
+    moved = sorted(p for p, f in ours.items() if p in theirs and theirs[p] != f)
+    if len(start.folds) != len(folds) or moved:
+        raise ValueError(f"start_from {start.path}: its folds differ from these ({len(start.folds)} against "
+                         f"{len(folds)} folds; patients in another fold: {moved[:5]}): a starting model would "
+                         "have trained on validation patients")
+    runs_by = {(int(r.fold), int(r.seed)): str(r.path) for r in start.runs.itertuples()}
+    missing = [(i, int(s)) for s in seeds for i in range(len(folds)) if (i, int(s)) not in runs_by]
+    if missing:
+        raise ValueError(f"start_from {start.path}: no run for (fold, seed) {missing[:5]}")
+    return runs_by
 
 
 def finish_cv(plan: CVPlan, results: Sequence[FitResult]) -> CVResult:
@@ -136,15 +162,17 @@ def cross_validate_many(plans: Sequence[CVPlan], executor: Executor | None = Non
 
 def cross_validate(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[int] = (0,),
                    tests: FeatureSet | Tests | None = None, root: str | Path = "runs", folds: Folds | None = None,
-                   fold_seed: int = 0, progress: bool = True, executor: Executor | None = None) -> CVResult:
+                   fold_seed: int = 0, progress: bool = True, executor: Executor | None = None,
+                   start_from: CVResult | None = None) -> CVResult:
     """K-fold patient-wise cross-validation of ``config`` on ``data``, repeated for each seed.
 
     Each fold model is chosen on its validation fold and scored on every named test set (``tests``, as in
     :func:`respcore.train.fit`). ``folds`` (list of (train_idx, val_idx)) overrides the patient-wise folds
     drawn with ``fold_seed``. The folds x seeds trainings run together on ``executor`` (default: one after
-    another in this process).
+    another in this process). ``start_from``: see :func:`plan_cv`.
     """
-    plan = plan_cv(data, config, k=k, seeds=seeds, tests=tests, root=root, folds=folds, fold_seed=fold_seed)
+    plan = plan_cv(data, config, k=k, seeds=seeds, tests=tests, root=root, folds=folds, fold_seed=fold_seed,
+                   start_from=start_from)
     return cross_validate_many([plan], executor or SerialExecutor(progress=progress))[0]
 
 

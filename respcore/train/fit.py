@@ -127,6 +127,25 @@ def load_fit(run_dir: str | Path, device: str = "auto") -> FitResult:
                      trained=False)
 
 
+HEAD = "fc."  # the classifier head of every respcore model: the part a fine-tuned model does not take
+
+
+def load_run_weights(model: nn.Module, run_dir: str | Path) -> list[str]:
+    """Copy a finished run's weights into ``model``, all but its classifier head (``fc``), and return the
+    names copied. Raises ValueError naming the run folder when any other tensor is missing or shaped
+    differently (another backbone, width, band count or TSA placement)."""
+    path = Path(run_dir) / runs.MODEL_FILE
+    saved = runs.load_torch(path)["state_dict"]
+    own = model.state_dict()
+    body = [k for k in own if not k.startswith(HEAD)]
+    bad = [k for k in body if k not in saved or saved[k].shape != own[k].shape]
+    if bad:
+        raise ValueError(f"{path}: its model differs from this one in {len(bad)} tensors ({', '.join(bad[:4])}"
+                         f"{', ...' if len(bad) > 4 else ''}); init_run needs the same backbone, width, bands and TSA")
+    model.load_state_dict({**own, **{k: saved[k] for k in body}})
+    return body
+
+
 def _train(train: FeatureSet, val: FeatureSet | None, tests: dict[str, FeatureSet], config: TrainConfig,
            key: str, run_dir: Path | None, *, progress: bool, callbacks: Sequence[EpochCallback]) -> FitResult:
     device = resolve_device(config.device)
@@ -143,6 +162,8 @@ def _train(train: FeatureSet, val: FeatureSet | None, tests: dict[str, FeatureSe
         model = _build(build)
         if config.init_from is not None:
             load_panns_cnn6(model, config.init_from, load_bn0=config.init_bn0, bands=train.kept_bands)
+        if config.init_run is not None:
+            load_run_weights(model, config.init_run)
         model = model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs,

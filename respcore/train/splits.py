@@ -71,8 +71,8 @@ def save_folds(folds: list[tuple[np.ndarray, np.ndarray]], groups: Sequence, pat
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def load_folds(path: str | Path, groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Read a file written by ``save_folds`` back into (train_index, val_index) pairs over ``groups``."""
+def read_fold_map(path: str | Path) -> dict[str, int]:
+    """{patient: fold} from a file written by ``save_folds``."""
     mapping: dict[str, int] = {}
     for n, line in enumerate(Path(path).read_text().splitlines(), 1):
         if line.strip():
@@ -80,13 +80,25 @@ def load_folds(path: str | Path, groups: Sequence) -> list[tuple[np.ndarray, np.
             if len(parts) != 2 or not parts[1].isdigit():
                 raise ValueError(f"{path}:{n}: expected 'patient<TAB>fold', got {line!r}")
             mapping[parts[0]] = int(parts[1])
+    return mapping
+
+
+def folds_of_patients(mapping: dict[str, int], groups: Sequence, *, where: str = "the fold map") -> Folds:
+    """(train_index, val_index) pairs over ``groups`` that put each item in its patient's fold of
+    ``mapping``: the same patient partition carried to another feature set of the same patients (events
+    and the recordings that hold them)."""
     groups_arr = np.asarray(groups).astype(str)
     unknown = sorted(set(groups_arr) - set(mapping))
     if unknown:
-        raise ValueError(f"{path}: patients {unknown[:10]} have no fold")
+        raise ValueError(f"{where}: patients {unknown[:10]} have no fold")
     item_fold = np.array([mapping[p] for p in groups_arr])
     k = max(mapping.values()) + 1
     return [(np.flatnonzero(item_fold != f), np.flatnonzero(item_fold == f)) for f in range(k)]
+
+
+def load_folds(path: str | Path, groups: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Read a file written by ``save_folds`` back into (train_index, val_index) pairs over ``groups``."""
+    return folds_of_patients(read_fold_map(path), groups, where=str(path))
 
 
 def check_folds(folds: Folds, n: int, k: int) -> Folds:
