@@ -316,6 +316,7 @@ def test_start_from_pairs_folds_and_refuses_a_fold_that_leaks(tmp_path):
     got = {(i, j.config.seed): j.config.init_run for j, i in zip(plan.jobs, [0, 1, 0, 1])}
     want = {(int(r.fold), int(r.seed)): r.path for r in start.runs.itertuples()}
     assert got == want, "each (fold, seed) starts from the same fold and seed"
+    assert plan.cv_dir != plan_cv(other, short, k=2, seeds=(0, 1), root=tmp_path, folds=folds).cv_dir
     swapped = [folds[1], folds[0]]  # every patient in the other fold: its start saw its validation patients
     with pytest.raises(ValueError, match="would have trained on validation patients"):
         plan_cv(other, short, k=2, seeds=(0,), root=tmp_path, folds=swapped, start_from=start)

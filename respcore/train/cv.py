@@ -106,7 +106,8 @@ def plan_cv(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[in
     root = Path(root)
     fold_fps = [runs.index_fingerprint(va) for _, va in folds]
     shared = data_key(data, None, tests)
-    cv_key = stable_hash({"config": config.cache_key(), **shared, "folds": fold_fps, "seeds": list(seeds)})
+    start = {"start_from": start_from.path.name} if start_from is not None else {}  # its runs differ per fold
+    cv_key = stable_hash({"config": config.cache_key(), **shared, "folds": fold_fps, "seeds": list(seeds), **start})
     starts = _start_runs(start_from, folds, data.groups, seeds) if start_from is not None else None
     jobs = []
     for seed in seeds:
