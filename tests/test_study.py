@@ -254,6 +254,9 @@ def test_sota_has_baseline_and_ours_per_task_and_named_test_set(tmp_path: Path) 
     behind = headline.assign(margin=[-0.024, -0.004], margin_low=[-0.047, -0.033], margin_high=[-0.001, 0.025])
     assert ex.headline_view(behind)["beats the baseline"].tolist() == ["no", "undecided"]
     assert view.loc[1, "CNN-TSA+FBS"] == "-" and "48 bands" in view.loc[0, "CNN-TSA+FBS"]
+    assert view.loc[0, "training recipe"] == "-"  # event-level: no recipe to choose
+    record = headline.assign(crop_s=8.0, start="events", val_by_recipe=[{"2 s": 0.5, "8 s, from events": 0.61}] * 2)
+    assert ex.headline_view(record).loc[0, "training recipe"] == "8 s, from events (validation: 2 s 50.0; 8 s, from events 61.0)"
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
 
 
