@@ -78,7 +78,7 @@ def cnn_tsa_cvs(study: Study, data: StudyData) -> dict[Recipe, CVResult]:
     plans = [plan(data, configs[r]) for r in scratch]
     if later:  # the event models, on the record folds' patients, train in the first batch
         events = load_data(study, EVENT_START_TASK)
-        folds = train.make_folds(data.train, p.folds)
+        folds = plans[-1].folds  # the record folds every scratch recipe trains on
         event_folds = folds_of_patients(fold_of_patient(folds, data.train.groups), events.train.groups,
                                         where=f"{data.task} folds carried to {EVENT_START_TASK} events")
         plans.append(plan(events, train_config(study, events, tsa="post"), folds=event_folds))
