@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -258,6 +259,20 @@ def test_sota_has_baseline_and_ours_per_task_and_named_test_set(tmp_path: Path) 
     record = headline.assign(crop_s=8.0, start="events", val_by_recipe=[{"2 s": 0.5, "8 s, from events": 0.61}] * 2)
     assert ex.headline_view(record).loc[0, "training recipe"] == "8 s, from events (validation: 2 s 50.0; 8 s, from events 61.0)"
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
+    assert ex.rates_view(headline).loc[0, "CNN-TSA Sp"] == "-", "a headline saved before the rates existed"
+
+
+def test_rates_view_reads_each_models_rates_per_scored_set() -> None:
+    from respcore.study.headline import _rates
+
+    runs = pd.DataFrame({"val_Sp": [0.8, 0.7], "val_Se": [0.6, 0.7], "inter_Sp": [0.5, 0.4], "inter_Se": [0.9, 0.8]})
+    assert _rates(runs, "val") == pytest.approx({"val_sp": 0.75, "val_se": 0.65})
+    assert _rates(runs, "inter", "cnn") == pytest.approx({"cnn_sp": 0.45, "cnn_se": 0.85})
+    assert all(np.isnan(v) for v in _rates(runs, "intra", "cnn").values()), "a set the runs were not scored on"
+    row = {"task": "2-1", "test_set": "inter", "baseline_sp": 0.88, "baseline_se": 0.31,
+           **_rates(runs, "inter", "cnn"), **_rates(runs, "val")}
+    view = ex.rates_view(pd.DataFrame([row]))
+    assert view.iloc[0].tolist() == ["2-1", "inter", "88.0", "31.0", "45.0", "85.0", "75.0", "65.0"]
 
 
 def test_scorecard_cnn3_flops_are_not_table_one(tmp_path: Path) -> None:

@@ -102,7 +102,9 @@ def headline_table(study: Study) -> pd.DataFrame:
     """A row per (task, test set): task, test_set, n (test items), baseline, cnn_tsa, cnn_tsa_std, margin,
     margin_low, margin_high, pairs, crop_s and start (record-level tasks: the recipe chosen on validation),
     val_by_recipe (each candidate recipe's mean validation score), fbs (Score of CNN-TSA+FBS), fbs_bands, fbs_gmacs,
-    gmacs (all bands), published, published_method. Scores are fractions of the benchmark's headline score."""
+    gmacs (all bands), published, published_method, and the rates behind each Score: baseline_sp,
+    baseline_se, cnn_sp, cnn_se (the fold models' mean on the test set), val_sp, val_se (the same models on
+    their validation folds). Scores and rates are fractions."""
     facts = study.facts
     s03 = read_summary(study.out.parent, "03_band_retention") or {}
     pub = published.published_table(facts.benchmark)
@@ -118,8 +120,10 @@ def headline_table(study: Study) -> pd.DataFrame:
             export_best(study, data, cv, f"{task}-cnn-tsa", segments="recording")
         fbs = (s03.get("fbs") or {}).get(task, {})
         best = pub[pub["task"] == facts.published_tasks[task]].sort_values("score", ascending=False).head(1)
+        val_rates = _rates(cv.runs, "val")
         for name in data.tests:
-            b = base.score(data.loaders[name], normal=facts.normal)[facts.score]
+            base_scores = base.score(data.loaders[name], normal=facts.normal)
+            b = base_scores[facts.score]
             ours = cv.runs[f"{name}_{facts.score}"].astype(float).to_numpy()
             m = paired_difference(ours, np.full(len(ours), b)) if not np.isnan(b) and not np.isnan(ours).any() else None
             rows.append({"task": facts.published_tasks[task], "test_set": name, "n": len(data.tests[name]),
@@ -131,8 +135,18 @@ def headline_table(study: Study) -> pd.DataFrame:
                          "fbs": (fbs.get("tests") or {}).get(name), "fbs_bands": fbs.get("n_bands"),
                          "fbs_gmacs": fbs.get("gmacs"), "gmacs": fbs.get("gmacs_full"),
                          "published": float(best["score"].iloc[0]) / 100 if len(best) else None,
-                         "published_method": str(best["method"].iloc[0]) if len(best) else None})
+                         "published_method": str(best["method"].iloc[0]) if len(best) else None,
+                         "baseline_sp": base_scores["Sp"], "baseline_se": base_scores["Se"],
+                         **_rates(cv.runs, name, "cnn"), **val_rates})
     return pd.DataFrame(rows)  # sota_table saves it in notebook 05's summary
+
+
+def _rates(runs: pd.DataFrame, prefix: str, name: str | None = None) -> dict[str, float]:
+    """Mean specificity and sensitivity of a cross-validation's fold models on one scored set (``prefix``:
+    "val" or a test set's name), as ``{<name>_sp, <name>_se}`` (``name`` defaults to ``prefix``)."""
+    name = name or prefix
+    return {f"{name}_{rate.lower()}": float(runs[f"{prefix}_{rate}"].astype(float).mean())
+            if f"{prefix}_{rate}" in runs else float("nan") for rate in ("Sp", "Se")}
 
 
 def headline_view(table: pd.DataFrame) -> pd.DataFrame:
@@ -172,3 +186,22 @@ def headline_view(table: pd.DataFrame) -> pd.DataFrame:
                      "published (best cited)": "-" if r.get("published") is None or pd.isna(r.get("published"))
                      else f"{pct(r['published'])} ({r['published_method']})"})
     return pd.DataFrame(rows)
+
+
+RATE_COLUMNS = {"baseline_sp": "baseline Sp", "baseline_se": "baseline Se", "cnn_sp": "CNN-TSA Sp",
+                "cnn_se": "CNN-TSA Se", "val_sp": "CNN-TSA Sp on validation", "val_se": "CNN-TSA Se on validation"}
+
+
+def rates_view(table: pd.DataFrame) -> pd.DataFrame:
+    """Where each headline Score comes from: specificity (normal items called normal) and sensitivity
+    (abnormal items given their class) of the baseline and of CNN-TSA on each test set, beside the same
+    CNN-TSA fold models on their validation folds, in %. A test set on which CNN-TSA's specificity falls
+    far below its validation figure holds normal items unlike the training patients'. "-" where a table
+    predates these columns."""
+    def pct(x) -> str:
+        return "-" if x is None or pd.isna(x) else f"{100 * x:.1f}"
+
+    return pd.DataFrame([{"task": r["task"], "test set": r["test_set"],
+                          **{label: pct(r.get(col)) for col, label in RATE_COLUMNS.items()}}
+                         for r in table.to_dict("records")],
+                        columns=["task", "test set", *RATE_COLUMNS.values()])

@@ -11,7 +11,7 @@ import pandas as pd
 from . import plots
 from ..fileio import read_json
 from .config import Study
-from .headline import headline_view
+from .headline import headline_view, rates_view
 from .published import FIG2_PEAK_BANDS
 from .snapshot import load, snapshot_folders
 from .tables import table2_paper
@@ -55,14 +55,33 @@ def real_headline(study: Study) -> pd.DataFrame:
     """The page's opening table: every snapshot's headline (notebook 05: Score per task and test set for the
     challenge baseline, CNN-TSA and CNN-TSA+FBS, and the best published figure), snapshot first."""
     parts = []
+    for name, rows in _headlines(study):
+        if rows:
+            parts.append(headline_view(pd.DataFrame(rows)).assign(snapshot=name))
+        else:  # a snapshot kept before notebook 05 computed the baseline: say so rather than drop it
+            parts.append(pd.DataFrame([{"snapshot": name, "task": "no headline in this snapshot: notebook "
+                                        "05 is not in it, or it predates the baseline and whole-recording scoring"}]))
+    return _snapshot_first(parts)
+
+
+def real_rates(study: Study) -> pd.DataFrame:
+    """Every snapshot's rates behind its headline (``rates_view``: specificity and sensitivity of the
+    baseline and CNN-TSA per test set, and of CNN-TSA on its validation folds), snapshot first; snapshots
+    without a headline are left out (``real_headline`` names them)."""
+    return _snapshot_first([rates_view(pd.DataFrame(rows)).assign(snapshot=name)
+                            for name, rows in _headlines(study) if rows])
+
+
+def _headlines(study: Study) -> list[tuple[str, list[dict] | None]]:
+    """(snapshot name, its notebook-05 headline rows, or None without them) for every snapshot."""
+    out = []
     for folder in snapshot_folders(study.real_dir):
         path = folder / "05_sota" / "summary.json"
-        rows = read_json(path).get("headline") if path.is_file() else None
-        if rows:
-            parts.append(headline_view(pd.DataFrame(rows)).assign(snapshot=folder.name))
-        else:  # a snapshot kept before notebook 05 computed the baseline: say so rather than drop it
-            parts.append(pd.DataFrame([{"snapshot": folder.name, "task": "no headline in this snapshot: notebook "
-                                        "05 is not in it, or it predates the baseline and whole-recording scoring"}]))
+        out.append((folder.name, read_json(path).get("headline") if path.is_file() else None))
+    return out
+
+
+def _snapshot_first(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["snapshot"])
     table = pd.concat(parts, ignore_index=True)
