@@ -313,3 +313,28 @@ def test_record_recipe_is_chosen_on_validation_never_on_test() -> None:
     tie = {tuned: cv([0.5], [1.0]), eight: cv([0.5], [0.0])}
     assert _choose_on_validation(tie, "S")[0] == eight, "then the model from scratch"
     assert tuned.label() == "8 s, from events" and two.label() == "2 s"
+
+
+def test_where_items_go_matches_the_fold_models_scores(tmp_path: Path) -> None:
+    from planted import planted_featureset
+    from respcore.study.config import FACTS
+    from respcore.study.headline import CONFUSION_COLUMNS, where_items_go
+    from respcore.train import TrainConfig, cross_validate
+
+    data = planted_featureset(96)
+    train, test = data.subset(np.arange(64)), data.subset(np.arange(64, 96))
+    cfg = TrainConfig(backbone="cnn6", width=0.125, epochs=2, batch_size=16, device="cpu", num_threads=1)
+    cv = cross_validate(train, cfg, k=2, tests={"inter": test}, root=tmp_path / "runs", progress=False)
+    rows = pd.DataFrame(where_items_go(cv, test))
+    assert rows.groupby("true")["share"].sum().to_numpy() == pytest.approx(1.0), "each true class's row sums to 1"
+    normal = test.classes[0]
+    kept = rows[(rows["true"] == normal) & (rows["predicted"] == normal)]["share"].item()
+    assert kept == pytest.approx(cv.runs["inter_Sp"].mean()), "scored as the fold models' own test scores"
+    # the view: a table per task; on SPRSound only the record-level tasks
+    spr = FACTS["sprsound"]
+    long = pd.concat([rows.assign(task=t, test_set="inter") for t in ("1-2", "2-1")])[CONFUSION_COLUMNS]
+    long.to_csv(tmp_path / "headline_confusion.csv", index=False)
+    tables = ex.confusion_view(tmp_path, spr)
+    assert [t["task"].unique().tolist() for t in tables] == [["2-1"]]
+    assert tables[0][list(test.classes)].sum(axis=1).to_numpy() == pytest.approx(100.0, abs=0.2)
+    assert ex.confusion_view(tmp_path / "missing", spr) == []

@@ -14,10 +14,10 @@ from .data import (StudyData, all_meta, band_centres, band_evidence, class_examp
                    segment_lengths)
 from .dynamic import DynamicBands, dynamic_bands, finish_open_questions
 from .fronts import FrontSelections, band_map, front_selections
-from .headline import headline_table, headline_view, rates_view
+from .headline import confusion_view, headline_table, headline_view, rates_view
 from .pairs import saved_pairs
 from .published import FIG2_PEAK_BANDS
-from .real import RealSnapshot, no_snapshot_note, real_headline, real_rates, real_snapshots
+from .real import RealSnapshot, no_snapshot_note, real_confusion, real_headline, real_rates, real_snapshots
 from .tables import (age_table, claims_scorecard, sota_table, styled_scorecard, table2_paper, tsa_ablation,
                      verdict_counts)
 
@@ -27,7 +27,7 @@ __all__ = ["plots", "FIG2_PEAK_BANDS", "FACTS", "DatasetFacts", "Study", "StudyD
            "tsa_ablation", "age_table", "table2_paper", "sota_table", "claims_scorecard", "styled_scorecard",
            "verdict_counts", "band_retention", "selection_example", "model_agnostic", "attribution_agreement",
            "age_robustness", "lambda_sweep", "finish_beyond", "RealSnapshot", "real_snapshots",
-           "no_snapshot_note", "band_recovery", "headline_table", "headline_view", "rates_view", "real_headline", "real_rates",
-           "saved_pairs", "segment_lengths", "DynamicBands",
+           "no_snapshot_note", "band_recovery", "headline_table", "headline_view", "rates_view", "confusion_view",
+           "real_headline", "real_rates", "real_confusion", "saved_pairs", "segment_lengths", "DynamicBands",
            "dynamic_bands", "finish_open_questions", "FrontSelections", "band_map", "front_selections",
            "planted_ranges"]

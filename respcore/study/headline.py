@@ -14,17 +14,21 @@ trained on the events of that fold's training patients only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..baseline import ChallengeBaseline
 from ..evidence import CONTRADICTED, REPRODUCED, Paired, paired_difference, verdict
+from ..metrics import confusion
 from .. import train
 from ..train import CVResult, TrainConfig
+from ..train.fit import with_config_bands
+from ..train.loop import predict_logits
 from ..train.splits import fold_of_patient, folds_of_patients
 from . import published
-from .config import Study, read_summary
+from .config import DatasetFacts, Study, read_summary
 from .data import StudyData, load_data
 from .bands import export_best
 from .tables import train_config
@@ -108,7 +112,7 @@ def headline_table(study: Study) -> pd.DataFrame:
     facts = study.facts
     s03 = read_summary(study.out.parent, "03_band_retention") or {}
     pub = published.published_table(facts.benchmark)
-    rows = []
+    rows, confusions = [], []
     for task, label in facts.tasks.items():
         data = load_data(study, task)
         base = ChallengeBaseline(cache_dir=study.cache_dir / "features").fit(data.loaders["train"])
@@ -118,6 +122,8 @@ def headline_table(study: Study) -> pd.DataFrame:
         chosen = len(cvs) > 1
         if task in facts.whole_tasks:  # the record-level model a user applies to a whole recording
             export_best(study, data, cv, f"{task}-cnn-tsa", segments="recording")
+        confusions += [{"task": facts.published_tasks[task], "test_set": name, **row}
+                       for name in data.tests for row in where_items_go(cv, data.tests[name])]
         fbs = (s03.get("fbs") or {}).get(task, {})
         best = pub[pub["task"] == facts.published_tasks[task]].sort_values("score", ascending=False).head(1)
         val_rates = _rates(cv.runs, "val")
@@ -138,6 +144,7 @@ def headline_table(study: Study) -> pd.DataFrame:
                          "published_method": str(best["method"].iloc[0]) if len(best) else None,
                          "baseline_sp": base_scores["Sp"], "baseline_se": base_scores["Se"],
                          **_rates(cv.runs, name, "cnn"), **val_rates})
+    study.save_table(pd.DataFrame(confusions, columns=CONFUSION_COLUMNS), "headline_confusion")
     return pd.DataFrame(rows)  # sota_table saves it in notebook 05's summary
 
 
@@ -147,6 +154,49 @@ def _rates(runs: pd.DataFrame, prefix: str, name: str | None = None) -> dict[str
     name = name or prefix
     return {f"{name}_{rate.lower()}": float(runs[f"{prefix}_{rate}"].astype(float).mean())
             if f"{prefix}_{rate}" in runs else float("nan") for rate in ("Sp", "Se")}
+
+
+CONFUSION_COLUMNS = ["task", "test_set", "true", "predicted", "share", "n_true"]
+
+
+def where_items_go(cv: CVResult, test) -> list[dict]:
+    """The confusion of a cross-validation's fold models on one test set, as shares: for each true class
+    and predicted class, the share of the true class's items given that prediction (mean over the fold
+    models; each row of a true class sums to 1). Scored as the Scores are (whole recordings in one pass).
+    Returns rows (true, predicted, share, n_true); none for a class absent from the test set."""
+    classes, y = list(test.classes), test.y.numpy()
+    total = np.zeros((len(classes), len(classes)))
+    for fit in cv.fits:
+        d = with_config_bands(test, fit.config)
+        device = next(fit.model.parameters()).device
+        pred = predict_logits(fit.model, d.x, lengths=d.lengths, device=device).argmax(1).numpy()
+        total += confusion(y, pred, len(classes))
+    counts = total.sum(axis=1)  # fold models x items of each true class
+    return [{"true": t, "predicted": p, "share": float(total[i, j] / counts[i]), "n_true": int(np.sum(y == i))}
+            for i, t in enumerate(classes) if counts[i] for j, p in enumerate(classes)]
+
+
+def confusion_view(folder: Path, facts: DatasetFacts) -> list[pd.DataFrame]:
+    """A notebook-05 folder's ``headline_confusion`` as a reader takes it in: a table per task, a row per
+    (test set, true class), a column per predicted class, shares in % (rows sum to 100). On a dataset with
+    record-level tasks only those (whose label sums up several events and the recording's quality); else
+    every task. None when the folder has no such table (a snapshot kept before it existed)."""
+    path = Path(folder) / "headline_confusion.csv"
+    if not path.is_file():
+        return []
+    t = pd.read_csv(path, dtype={"task": str})
+    if facts.whole_tasks:
+        t = t[t["task"].isin([facts.published_tasks[w] for w in facts.whole_tasks])]
+    out = []
+    for _, g in t.groupby("task", sort=False):
+        order = list(dict.fromkeys(g["predicted"]))
+        wide = g.pivot_table(index=["task", "test_set", "true", "n_true"], columns="predicted", values="share",
+                             sort=False).reindex(columns=order)
+        wide = (100 * wide).round(1).reset_index().rename(columns={"test_set": "test set", "true": "true class",
+                                                                    "n_true": "items"})
+        wide.columns.name = None
+        out.append(wide)
+    return out
 
 
 def headline_view(table: pd.DataFrame) -> pd.DataFrame:

@@ -10,10 +10,10 @@ import pandas as pd
 
 from . import plots
 from ..fileio import read_json
-from .config import Study
-from .headline import headline_view, rates_view
+from .config import FACTS, Study
+from .headline import confusion_view, headline_view, rates_view
 from .published import FIG2_PEAK_BANDS
-from .snapshot import load, snapshot_folders
+from .snapshot import SNAPSHOT_FILE, load, snapshot_folders
 from .tables import table2_paper
 
 
@@ -70,6 +70,13 @@ def real_rates(study: Study) -> pd.DataFrame:
     without a headline are left out (``real_headline`` names them)."""
     return _snapshot_first([rates_view(pd.DataFrame(rows)).assign(snapshot=name)
                             for name, rows in _headlines(study) if rows])
+
+
+def real_confusion(study: Study) -> list[pd.DataFrame]:
+    """Every snapshot's ``confusion_view`` tables (where the items of each true class go, per record-level
+    task), snapshot first; snapshots kept before notebook 05 saved it give none."""
+    return [t.assign(snapshot=folder.name)[["snapshot", *t.columns]] for folder in snapshot_folders(study.real_dir)
+            for t in confusion_view(folder / "05_sota", FACTS[read_json(folder / SNAPSHOT_FILE)["dataset"]])]
 
 
 def _headlines(study: Study) -> list[tuple[str, list[dict] | None]]:
