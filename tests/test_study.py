@@ -338,3 +338,24 @@ def test_where_items_go_matches_the_fold_models_scores(tmp_path: Path) -> None:
     assert [t["task"].unique().tolist() for t in tables] == [["2-1"]]
     assert tables[0][list(test.classes)].sum(axis=1).to_numpy() == pytest.approx(100.0, abs=0.2)
     assert ex.confusion_view(tmp_path / "missing", spr) == []
+
+
+def test_peak_pair_tests_the_best_round_below_all_bands_when_validation_kept_all() -> None:
+    from respcore.fbs import BandSelection
+    from respcore.study.pairs import selection_pairs
+    from respcore.train import TrainConfig
+
+    def round_(r: int, n: int, val: float, test: list[float]) -> dict:
+        return {"round": r, "n_bands": n, "bands": list(range(n)), "val": {"AS": val}, "val_std": {"AS": 0.01},
+                "runs": [{"fold": f, "seed": 0, "val_AS": val, "test_AS": t} for f, t in enumerate(test)]}
+
+    traj = [round_(0, 64, 0.80, [0.70, 0.72, 0.71]), round_(1, 48, 0.78, [0.75, 0.74, 0.76]),
+            round_(2, 32, 0.79, [0.60, 0.61, 0.62]), round_(3, 16, 0.70, [0.50, 0.52, 0.51])]
+    kept_all = BandSelection("IS", tuple(range(64)), traj, {}, TrainConfig(), {"best_round": 0, "select_metric": "AS"})
+    pairs = selection_pairs(kept_all, "test_AS", "binary")
+    peak = pairs["peak_vs_all/binary"]
+    assert peak["a"] == [0.60, 0.61, 0.62], "32 bands: the best round below 64 on validation, not on the test set"
+    assert peak["a_label"].startswith("IS 32 bands") and "kept all 64" in peak["a_label"]
+    assert pairs["half_vs_all/binary"]["a"] == [0.60, 0.61, 0.62]
+    kept_48 = BandSelection("IS", tuple(range(48)), traj, {}, TrainConfig(), {"best_round": 1, "select_metric": "AS"})
+    assert selection_pairs(kept_48, "test_AS", "binary")["peak_vs_all/binary"]["a_label"] == "IS 48 bands"
