@@ -70,3 +70,19 @@ def test_snapshot_refuses_what_is_not_one_real_run(tmp_path, case, match):
     with pytest.raises(ValueError, match=match):
         snapshot.write(out, tmp_path / "dest")
     assert not (tmp_path / "dest" / SNAPSHOT_FILE).exists()
+
+
+def test_real_page_draws_the_open_questions_of_a_snapshot() -> None:
+    from respcore.study.real import _figures
+
+    gate = pd.DataFrame({"task": ["multiclass"] * 3, "budget": [32, 16, 32], "start": ["static IS", "static IS", "no prior"],
+                         "static": [0.60, 0.55, 0.60], "gate": [0.61, 0.54, 0.50], "difference": [0.01, -0.01, -0.1],
+                         "ci_low": [-0.02, -0.03, -0.15], "ci_high": [0.04, 0.01, -0.05], "pairs": [10, 10, 10]})
+    curves = pd.DataFrame({"front": ["mel", "mel", "linear", "linear"], "n_bands": [64, 48, 64, 48],
+                           "score_mean": [0.73, 0.74, 0.70, 0.71], "score_std": 0.01, "gmacs": 0.007, "best": False})
+    kept = pd.DataFrame({"front": ["mel", "linear"], "n_kept": [48, 48], "low_hz": [50.0, 60.0], "high_hz": [900.0, 1000.0]})
+    figures = _figures({"09_open_questions": {"gate_vs_static": gate, "front_curves": curves,
+                                              "front_kept_ranges": kept}}, "REAL SPRSOUND, cpu profile")
+    assert [name for name, _, _ in figures] == ["gate_vs_static", "front_curves", "front_kept_ranges"]
+    assert figures[0][2] is gate, "the table beside the figure keeps the paired intervals"
+    assert _figures({"09_open_questions": {"gate_vs_static": gate.iloc[:0]}}, "x") == [], "an empty table draws nothing"

@@ -138,4 +138,28 @@ def _figures(tables: dict[str, dict[str, pd.DataFrame]], label: str) -> list[tup
         fig = plots.grouped_bars(agnostic, x="backbone", y="score", hue="bands", ylabel="validation score (%)",
                                  title="FBS in a transformer (IG attributions)", data_label=label)
         out.append(("model_agnostic", fig, agnostic))
+    return out + _open_question_figures(tables.get("09_open_questions", {}), label)
+
+
+def _open_question_figures(tables: dict[str, pd.DataFrame], label: str) -> list[tuple[str, Any, pd.DataFrame]]:
+    """Page 9's answers on real data: the per-sample gate against static IS at each budget (test Score of
+    both, with the table's paired interval), IS on each front, and the kept regions in Hz."""
+    out = []
+    gate = tables.get("gate_vs_static")
+    if gate is not None and len(gate):
+        setting = (gate["task"] + ", " + gate["budget"].astype(str) + " bands"
+                   + gate["start"].map(lambda s: "" if s == "static IS" else f" ({s})"))
+        long = gate.assign(setting=setting).melt(id_vars=["setting"], value_vars=["static", "gate"],
+                                                 var_name="model", value_name="score")
+        fig = plots.grouped_bars(long, x="setting", y="score", hue="model", ylabel="test Score (%)",
+                                 title="A band gate per sample against static IS, same budget", data_label=label)
+        out.append(("gate_vs_static", fig, gate))
+    curves = tables.get("front_curves")
+    if curves is not None and len(curves):
+        fig = plots.lines(curves, x="n_bands", y="score_mean", hue="front", xlabel="bands kept",
+                          ylabel="validation score (%)", title="IS on each front", data_label=label)
+        out.append(("front_curves", fig, curves))
+    kept = tables.get("front_kept_ranges")
+    if kept is not None and len(kept):
+        out.append(("front_kept_ranges", plots.kept_ranges(kept, label), kept))
     return out
