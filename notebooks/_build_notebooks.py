@@ -174,6 +174,15 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "an 8 s crop started from the event model of the same fold and seed) is chosen on the validation "
                "folds, and the table shows each candidate's validation score."),
         ("code", "headline = ex.headline_table(study)\ndisplay(ex.headline_view(headline))"),
+        ("md", "### Where each Score comes from\n\nSpecificity (normal items called normal) and sensitivity (abnormal "
+               "items given their class) of the baseline and of CNN-TSA on each test set, beside the same CNN-TSA "
+               "fold models on their validation folds (%). Validation patients come from the training set; a test "
+               "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
+               "recordings unlike the training patients', a shift that no choice made on validation can see."),
+        ("code", "display(ex.rates_view(headline))\n"
+                 "display(Markdown('Where the items of each true class go (% of the class, mean over the fold models; "
+                 "the record-level '\n                 'tasks where the dataset has them):'))\n"
+                 "for table in ex.confusion_view(study.out, study.facts):\n    display(table)"),
         ("code", "table = ex.sota_table(study, headline)"),
         ("md", "## The comparison"),
         ("code", "fig = plots.sota(table, study.data_label)\nstudy.save_figure(fig, 'sota')\n"
@@ -250,9 +259,19 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "margin over the baseline and that margin's 95 % interval), CNN-TSA+FBS (kept bands and GMACs) and the "
                "best published figure. Provenance (data fingerprint, profile, code) follows per snapshot."),
         ("code", "headline = ex.real_headline(study)\nstudy.save_table(headline, 'headline')\ndisplay(headline)"),
+        ("md", "### Where each Score comes from\n\nSpecificity (normal items called normal) and sensitivity (abnormal "
+               "items given their class) of the baseline and of CNN-TSA on each test set, beside the same CNN-TSA "
+               "fold models on their validation folds (%). Validation patients come from the training set; a test "
+               "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
+               "recordings unlike the training patients', a shift that no choice made on validation can see."),
+        ("code", "rates = ex.real_rates(study)\nstudy.save_table(rates, 'headline_rates')\ndisplay(rates)\n"
+                 "display(Markdown('Where the items of each true class go (% of the class, mean over the fold models), "
+                 "on the record-level tasks:'))\n"
+                 "for table in ex.real_confusion(study):\n    display(table)"),
         ("md", "## Each snapshot\n\nTSA placement (Table I), band retention with importance-based and backward "
-               "selection (Figure 2), age models (Table II), the state of the art and the transformer, on the "
-               "real recordings, each with its test sets named."),
+               "selection (Figure 2), age models (Table II), the state of the art, the transformer, and the paper's "
+               "open questions (a band gate per sample against static IS at the same budget, IS on other fronts and "
+               "their kept regions in Hz), on the real recordings, each with its test sets named."),
         ("code", "for snap in snapshots:\n"
                  "    display(Markdown(snap.banner))\n"
                  "    for name, fig, table in snap.figures:\n"
@@ -264,7 +283,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "# The paper's open questions\n\nThe paper ends with two questions it leaves open: can a band "
                "selection made per sample beat its static, dataset-wide one, and does FBS work on other "
                "time-frequency representations than the log-Mel? Both are answered here with the study's own "
-               "protocol: the same folds, seeds and test sets as every other page."),
+               "protocol: the same folds, seeds and test sets as every other page. The same two answers on real "
+               "SPRSound recordings are drawn on the real-data page (notebook 8) from the committed snapshot, when "
+               "it holds this notebook's run."),
         ("code", setup_cell("09_open_questions")),
         ("code", "data = ex.load_data(study)\nbinary = ex.load_data(study, task='binary')"),
         ("md", "## Dynamic band selection: a gate per sample\n\nThe paper's first open question: can a "
