@@ -178,7 +178,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "items given their class) of the baseline and of CNN-TSA on each test set, beside the same CNN-TSA "
                "fold models on their validation folds (%). Validation patients come from the training set; a test "
                "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
-               "recordings unlike the training patients', a shift that no choice made on validation can see."),
+               "recordings unlike the training patients', a shift that no choice made on validation can see. The "
+               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little."),
         ("code", "display(ex.rates_view(headline))\n"
                  "display(Markdown('Where the items of each true class go (% of the class, mean over the fold models; "
                  "the record-level '\n                 'tasks where the dataset has them):'))\n"
@@ -263,7 +264,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "items given their class) of the baseline and of CNN-TSA on each test set, beside the same CNN-TSA "
                "fold models on their validation folds (%). Validation patients come from the training set; a test "
                "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
-               "recordings unlike the training patients', a shift that no choice made on validation can see."),
+               "recordings unlike the training patients', a shift that no choice made on validation can see. The "
+               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little."),
         ("code", "rates = ex.real_rates(study)\nstudy.save_table(rates, 'headline_rates')\ndisplay(rates)\n"
                  "display(Markdown('Where the items of each true class go (% of the class, mean over the fold models), "
                  "on the record-level tasks:'))\n"

@@ -246,8 +246,9 @@ def rates_view(table: pd.DataFrame) -> pd.DataFrame:
     """Where each headline Score comes from: specificity (normal items called normal) and sensitivity
     (abnormal items given their class) of the baseline and of CNN-TSA on each test set, beside the same
     CNN-TSA fold models on their validation folds, in %. A test set on which CNN-TSA's specificity falls
-    far below its validation figure holds normal items unlike the training patients'. "-" where a table
-    predates these columns."""
+    far below its validation figure holds normal items unlike the training patients' (the validation figures
+    are those of the epoch chosen on them, so they lean optimistic). "-" where a table predates these
+    columns."""
     def pct(x) -> str:
         return "-" if x is None or pd.isna(x) else f"{100 * x:.1f}"
 
