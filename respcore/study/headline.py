@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..baseline import ChallengeBaseline
+from ..datasets.base import FeatureSet
 from ..evidence import CONTRADICTED, REPRODUCED, Paired, paired_difference, verdict
 from ..metrics import confusion
 from .. import train
@@ -159,7 +160,7 @@ def _rates(runs: pd.DataFrame, prefix: str, name: str | None = None) -> dict[str
 CONFUSION_COLUMNS = ["task", "test_set", "true", "predicted", "share", "n_true"]
 
 
-def where_items_go(cv: CVResult, test) -> list[dict]:
+def where_items_go(cv: CVResult, test: FeatureSet) -> list[dict]:
     """The confusion of a cross-validation's fold models on one test set, as shares: for each true class
     and predicted class, the share of the true class's items given that prediction (mean over the fold
     models; each row of a true class sums to 1). Scored as the Scores are (whole recordings in one pass).
@@ -180,7 +181,7 @@ def confusion_view(folder: Path, facts: DatasetFacts) -> list[pd.DataFrame]:
     """A notebook-05 folder's ``headline_confusion`` as a reader takes it in: a table per task, a row per
     (test set, true class), a column per predicted class, shares in % (rows sum to 100). On a dataset with
     record-level tasks only those (whose label sums up several events and the recording's quality); else
-    every task. None when the folder has no such table (a snapshot kept before it existed)."""
+    every task. Empty when the folder has no such table (a snapshot kept before it existed)."""
     path = Path(folder) / "headline_confusion.csv"
     if not path.is_file():
         return []
