@@ -11,6 +11,7 @@ import pandas as pd
 from . import plots
 from ..fileio import read_json
 from .config import FACTS, Study
+from .dynamic import PRIOR
 from .headline import confusion_view, headline_view, rates_view
 from .published import FIG2_PEAK_BANDS
 from .snapshot import SNAPSHOT_FILE, load, snapshot_folders
@@ -148,7 +149,7 @@ def _open_question_figures(tables: dict[str, pd.DataFrame], label: str) -> list[
     gate = tables.get("gate_vs_static")
     if gate is not None and len(gate):
         setting = (gate["task"] + ", " + gate["budget"].astype(str) + " bands"
-                   + gate["start"].map(lambda s: "" if s == "static IS" else f" ({s})"))
+                   + gate["start"].map(lambda s: "" if s == PRIOR else f" ({s})"))
         long = gate.assign(setting=setting).melt(id_vars=["setting"], value_vars=["static", "gate"],
                                                  var_name="model", value_name="score")
         fig = plots.grouped_bars(long, x="setting", y="score", hue="model", ylabel="test Score (%)",
