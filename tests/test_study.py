@@ -260,6 +260,12 @@ def test_sota_has_baseline_and_ours_per_task_and_named_test_set(tmp_path: Path) 
     assert ex.headline_view(record).loc[0, "training recipe"] == "8 s, from events (validation: 2 s 50.0; 8 s, from events 61.0)"
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
     assert ex.rates_view(headline).loc[0, "CNN-TSA Sp"] == "-", "a headline saved before the rates existed"
+    assert view.loc[0, "published (best cited)"] == "84.5 (x)", "a headline saved before the published test set"
+    named = ex.headline_view(headline.assign(published_test_set="2022 test, inter / intra not stated"))
+    assert named.loc[0, "published (best cited)"] == "84.5 (x; 2022 test, inter / intra not stated)"
+    spr = published.published_table("sprsound")
+    assert (spr["test_set"] != "").all(), "every SPRSound figure says which test set it is on, or that it does not"
+    assert set(table[table["source_kind"] == "published"]["test_set"].dropna()) == set(spr["test_set"])
 
 
 def test_rates_view_reads_each_models_rates_per_scored_set() -> None:

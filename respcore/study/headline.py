@@ -107,7 +107,7 @@ def headline_table(study: Study) -> pd.DataFrame:
     """A row per (task, test set): task, test_set, n (test items), baseline, cnn_tsa, cnn_tsa_std, margin,
     margin_low, margin_high, pairs, crop_s and start (record-level tasks: the recipe chosen on validation),
     val_by_recipe (each candidate recipe's mean validation score), fbs (Score of CNN-TSA+FBS), fbs_bands, fbs_gmacs,
-    gmacs (all bands), published, published_method, and the rates behind each Score: baseline_sp,
+    gmacs (all bands), published, published_method, published_test_set, and the rates behind each Score: baseline_sp,
     baseline_se, cnn_sp, cnn_se (the fold models' mean on the test set), val_sp, val_se (the same models on
     their validation folds). Scores and rates are fractions."""
     facts = study.facts
@@ -143,6 +143,7 @@ def headline_table(study: Study) -> pd.DataFrame:
                          "fbs_gmacs": fbs.get("gmacs"), "gmacs": fbs.get("gmacs_full"),
                          "published": float(best["score"].iloc[0]) / 100 if len(best) else None,
                          "published_method": str(best["method"].iloc[0]) if len(best) else None,
+                         "published_test_set": str(best["test_set"].iloc[0]) if len(best) else None,
                          "baseline_sp": base_scores["Sp"], "baseline_se": base_scores["Se"],
                          **_rates(cv.runs, name, "cnn"), **val_rates})
     study.save_table(pd.DataFrame(confusions, columns=CONFUSION_COLUMNS), "headline_confusion")
@@ -235,8 +236,14 @@ def headline_view(table: pd.DataFrame) -> pd.DataFrame:
                      "CNN-TSA": pct(r["cnn_tsa"]), "training recipe": recipe(r), "CNN-TSA - baseline [95 % CI]": margin(r),
                      "beats the baseline": beats(r), "CNN-TSA+FBS": fbs,
                      "published (best cited)": "-" if r.get("published") is None or pd.isna(r.get("published"))
-                     else f"{pct(r['published'])} ({r['published_method']})"})
+                     else f"{pct(r['published'])} ({_cited(r)})"})
     return pd.DataFrame(rows)
+
+
+def _cited(r: dict) -> str:
+    """A published figure's method, and its test set where the source names one (or says it does not)."""
+    where = r.get("published_test_set")
+    return r["published_method"] + (f"; {where}" if isinstance(where, str) and where else "")
 
 
 RATE_COLUMNS = {"baseline_sp": "baseline Sp", "baseline_se": "baseline Se", "cnn_sp": "CNN-TSA Sp",

@@ -67,6 +67,9 @@ class Published:
     score: float | None
     source: str
     caveat: str = ""
+    # the test set the figure is on, where the benchmark has several (SPRSound 2022: inter, intra); "" for
+    # ICBHI's single official test set
+    test_set: str = ""
 
 
 _SCL = "ilyassmoummad/scl_icbhi2017 README"
@@ -98,15 +101,17 @@ PUBLISHED_ICBHI: tuple[Published, ...] = (
               "https://api.emergentmind.com/papers/2505.23834", _TEST),
 )
 _SPRS = "https://arxiv.org/html/2303.04104v2"
+_SPRS_2022 = "2022 test, inter / intra not stated"  # the abstract gives one figure per task
+_NOT_STATED = "test set not stated"
 PUBLISHED_SPRSOUND: tuple[Published, ...] = (
     Published("Inception-residual + MHA (challenge top-1)", "CNN + attention", "sprsound", "2-1", None, None,
-              74.5, _SPRS, "2022 test set"),
+              74.5, _SPRS, "2022 test set", _SPRS_2022),
     Published("Inception-residual + MHA (challenge top-1)", "CNN + attention", "sprsound", "2-2", None, None,
-              53.9, _SPRS, "2022 test set"),
+              53.9, _SPRS, "2022 test set", _SPRS_2022),
     Published("Multi-stage hybrid CNN-Transformer", "CNN + transformer", "sprsound", "1-1", None, None, 90.39,
-              "https://arxiv.org/html/2507.20408v1", "dataset name inferred from the tasks"),
+              "https://arxiv.org/html/2507.20408v1", "dataset name inferred from the tasks", _NOT_STATED),
     Published("Multi-stage hybrid CNN-Transformer", "CNN + transformer", "sprsound", "1-2", None, None, 84.48,
-              "https://arxiv.org/html/2507.20408v1", "dataset name inferred from the tasks"),
+              "https://arxiv.org/html/2507.20408v1", "dataset name inferred from the tasks", _NOT_STATED),
 )
 
 

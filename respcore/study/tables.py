@@ -164,7 +164,7 @@ def sota_table(study: Study, headline: pd.DataFrame) -> pd.DataFrame:
     """
     bench = study.facts.benchmark
     pub = published.published_table(bench).rename(columns={"sp": "Sp", "se": "Se", "score": "Score"})
-    pub = pub.assign(source_kind="published", test_set=None)  # published rows name no test set
+    pub = pub.assign(source_kind="published", test_set=pub["test_set"].replace("", None))  # as the source names it
     kind = "ours (real)" if study.is_real else "ours (synthetic)"
     where = f"profile {study.profile.name}"
     ours = []
