@@ -179,11 +179,12 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "fold models on their validation folds (%). Validation patients come from the training set; a test "
                "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
                "recordings unlike the training patients', a shift that no choice made on validation can see. The "
-               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little."),
-        ("code", "display(ex.rates_view(headline))\n"
-                 "display(Markdown('Where the items of each true class go (% of the class, mean over the fold models; "
-                 "the record-level '\n                 'tasks where the dataset has them):'))\n"
-                 "for table in ex.confusion_view(study.out, study.facts):\n    display(table)"),
+               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little.\n\n"
+               "Below them, where the items of each true class go (% of the class, pooled over the fold models): "
+               "first every model on its own validation fold (out of fold), then on each test set; on SPRSound "
+               "the record-level tasks, whose label sums up several events and the recording's quality."),
+        ("code", "display(ex.rates_view(headline))\nfor table in ex.confusion_view(study.out, study.facts):\n"
+                 "    display(table)"),
         ("code", "table = ex.sota_table(study, headline)"),
         ("md", "## The comparison"),
         ("code", "fig = plots.sota(table, study.data_label)\nstudy.save_figure(fig, 'sota')\n"
@@ -265,10 +266,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "fold models on their validation folds (%). Validation patients come from the training set; a test "
                "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
                "recordings unlike the training patients', a shift that no choice made on validation can see. The "
-               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little."),
+               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little.\n\n"
+               "Below them, where the items of each true class go (% of the class, pooled over the fold models): "
+               "first every model on its own validation fold (out of fold), then on each test set; on SPRSound "
+               "the record-level tasks, whose label sums up several events and the recording's quality."),
         ("code", "rates = ex.real_rates(study)\nstudy.save_table(rates, 'headline_rates')\ndisplay(rates)\n"
-                 "display(Markdown('Where the items of each true class go (% of the class, mean over the fold models), "
-                 "on the record-level tasks:'))\n"
                  "for table in ex.real_confusion(study):\n    display(table)"),
         ("md", "## Each snapshot\n\nTSA placement (Table I), band retention with importance-based and backward "
                "selection (Figure 2), age models (Table II), the state of the art, the transformer, and the paper's "

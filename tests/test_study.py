@@ -336,6 +336,14 @@ def test_where_items_go_matches_the_fold_models_scores(tmp_path: Path) -> None:
     normal = test.classes[0]
     kept = rows[(rows["true"] == normal) & (rows["predicted"] == normal)]["share"].item()
     assert kept == pytest.approx(cv.runs["inter_Sp"].mean()), "scored as the fold models' own test scores"
+    assert rows.groupby("true")["n_true"].first().sum() == len(test)
+    # on their validation folds: out-of-fold predictions, every training item once, scored as val_Sp was
+    from respcore.study.headline import validation_sets
+    val = pd.DataFrame(where_items_go(cv, validation_sets(cv, train)))
+    assert val.groupby("true")["n_true"].first().sum() == len(train)
+    per_model = [pd.DataFrame(where_items_go(_one(cv, j), s)) for j, s in enumerate(validation_sets(cv, train))]
+    assert [p[(p["true"] == normal) & (p["predicted"] == normal)]["share"].item() for p in per_model] == \
+        pytest.approx(cv.runs["val_Sp"].tolist()), "each fold model on the fold it was chosen on"
     # the view: a table per task; on SPRSound only the record-level tasks
     spr = FACTS["sprsound"]
     long = pd.concat([rows.assign(task=t, test_set="inter") for t in ("1-2", "2-1")])[CONFUSION_COLUMNS]
@@ -365,3 +373,10 @@ def test_peak_pair_tests_the_best_round_below_all_bands_when_validation_kept_all
     assert pairs["half_vs_all/binary"]["a"] == [0.60, 0.61, 0.62]
     kept_48 = BandSelection("IS", tuple(range(48)), traj, {}, TrainConfig(), {"best_round": 1, "select_metric": "AS"})
     assert selection_pairs(kept_48, "test_AS", "binary")["peak_vs_all/binary"]["a_label"] == "IS 48 bands"
+
+
+def _one(cv, j: int):
+    """The cross-validation ``cv`` cut down to its j-th fold model."""
+    from dataclasses import replace as _replace
+
+    return _replace(cv, runs=cv.runs.iloc[[j]].reset_index(drop=True), fits=[cv.fits[j]])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -123,8 +124,9 @@ def headline_table(study: Study) -> pd.DataFrame:
         chosen = len(cvs) > 1
         if task in facts.whole_tasks:  # the record-level model a user applies to a whole recording
             export_best(study, data, cv, f"{task}-cnn-tsa", segments="recording")
+        sets = {VALIDATION: validation_sets(cv, data.train), **data.tests}
         confusions += [{"task": facts.published_tasks[task], "test_set": name, **row}
-                       for name in data.tests for row in where_items_go(cv, data.tests[name])]
+                       for name, items in sets.items() for row in where_items_go(cv, items)]
         fbs = (s03.get("fbs") or {}).get(task, {})
         best = pub[pub["task"] == facts.published_tasks[task]].sort_values("score", ascending=False).head(1)
         val_rates = _rates(cv.runs, "val")
@@ -159,23 +161,36 @@ def _rates(runs: pd.DataFrame, prefix: str, name: str | None = None) -> dict[str
 
 
 CONFUSION_COLUMNS = ["task", "test_set", "true", "predicted", "share", "n_true"]
+VALIDATION = "validation (out of fold)"  # the confusion's row for the fold models on their validation folds
 
 
-def where_items_go(cv: CVResult, test: FeatureSet) -> list[dict]:
+def where_items_go(cv: CVResult, test: FeatureSet | Sequence[FeatureSet]) -> list[dict]:
     """The confusion of a cross-validation's fold models on one test set, as shares: for each true class
-    and predicted class, the share of the true class's items given that prediction (mean over the fold
-    models; each row of a true class sums to 1). Scored as the Scores are (whole recordings in one pass).
-    Returns rows (true, predicted, share, n_true); none for a class absent from the test set."""
-    classes, y = list(test.classes), test.y.numpy()
+    and predicted class, the share of the true class's items given that prediction, over the fold models'
+    predictions pooled (each row of a true class sums to 1). Scored as the Scores are (whole recordings in
+    one pass). ``test`` may instead give each fold model its own set, in ``cv.fits`` order (its validation
+    fold: ``validation_sets``). Returns rows (true, predicted, share, n_true: the class's items in the
+    distinct sets); none for a class absent from every set."""
+    sets = [test] * len(cv.fits) if isinstance(test, FeatureSet) else list(test)
+    classes = list(sets[0].classes)
     total = np.zeros((len(classes), len(classes)))
-    for fit in cv.fits:
-        d = with_config_bands(test, fit.config)
+    for fit, data in zip(cv.fits, sets, strict=True):
+        d = with_config_bands(data, fit.config)
         device = next(fit.model.parameters()).device
         pred = predict_logits(fit.model, d.x, lengths=d.lengths, device=device).argmax(1).numpy()
-        total += confusion(y, pred, len(classes))
-    counts = total.sum(axis=1)  # fold models x items of each true class
-    return [{"true": t, "predicted": p, "share": float(total[i, j] / counts[i]), "n_true": int(np.sum(y == i))}
+        total += confusion(d.y.numpy(), pred, len(classes))
+    counts = total.sum(axis=1)  # items of each true class, over every model's set
+    repeats = len(sets) / len({id(d) for d in sets})  # models per distinct set: items counted that often
+    return [{"true": t, "predicted": p, "share": float(total[i, j] / counts[i]),
+             "n_true": int(round(counts[i] / repeats))}
             for i, t in enumerate(classes) if counts[i] for j, p in enumerate(classes)]
+
+
+def validation_sets(cv: CVResult, train: FeatureSet) -> list[FeatureSet]:
+    """Each fold model's validation fold of ``train`` (the items it was chosen on), in ``cv.fits`` order;
+    the seeds of one fold share one set."""
+    per_fold = {int(f): train.subset(cv.folds[int(f)][1]) for f in dict.fromkeys(cv.runs["fold"])}
+    return [per_fold[int(f)] for f in cv.runs["fold"]]
 
 
 def confusion_view(folder: Path, facts: DatasetFacts) -> list[pd.DataFrame]:
