@@ -41,6 +41,18 @@ def setup_cell(name: str) -> str:
             'display(Markdown(study.header()))')
 
 
+# the explanation under the headline's rates and confusion, on page 5 (this run) and page 8 (the snapshots)
+RATES_MD = ("### Where each Score comes from\n\nSpecificity (normal items called normal) and sensitivity (abnormal "
+            "items given their class) of the baseline and of CNN-TSA on each test set, beside the same CNN-TSA "
+            "fold models on their validation folds (%). Validation patients come from the training set; a test "
+            "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
+            "recordings unlike the training patients', a shift that no choice made on validation can see. The "
+            "validation figures are read at the epoch chosen on them, so they lean optimistic by a little.\n\n"
+            "Below them, where the items of each true class go (% of the class, pooled over the fold models): "
+            "first every model on its own validation fold (out of fold), then on each test set; on SPRSound "
+            "the record-level tasks, whose label sums up several events and the recording's quality.")
+
+
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_data": [
         ("md", "# The data\n\nThe corpus at a glance: how many cycles of each class, the ages of the patients, an "
@@ -174,15 +186,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "an 8 s crop started from the event model of the same fold and seed) is chosen on the validation "
                "folds, and the table shows each candidate's validation score."),
         ("code", "headline = ex.headline_table(study)\ndisplay(ex.headline_view(headline))"),
-        ("md", "### Where each Score comes from\n\nSpecificity (normal items called normal) and sensitivity (abnormal "
-               "items given their class) of the baseline and of CNN-TSA on each test set, beside the same CNN-TSA "
-               "fold models on their validation folds (%). Validation patients come from the training set; a test "
-               "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
-               "recordings unlike the training patients', a shift that no choice made on validation can see. The "
-               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little.\n\n"
-               "Below them, where the items of each true class go (% of the class, pooled over the fold models): "
-               "first every model on its own validation fold (out of fold), then on each test set; on SPRSound "
-               "the record-level tasks, whose label sums up several events and the recording's quality."),
+        ("md", RATES_MD),
         ("code", "display(ex.rates_view(headline))\nfor table in ex.confusion_view(study.out, study.facts):\n"
                  "    display(table)"),
         ("code", "table = ex.sota_table(study, headline)"),
@@ -261,15 +265,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "margin over the baseline and that margin's 95 % interval), CNN-TSA+FBS (kept bands and GMACs) and the "
                "best published figure. Provenance (data fingerprint, profile, code) follows per snapshot."),
         ("code", "headline = ex.real_headline(study)\nstudy.save_table(headline, 'headline')\ndisplay(headline)"),
-        ("md", "### Where each Score comes from\n\nSpecificity (normal items called normal) and sensitivity (abnormal "
-               "items given their class) of the baseline and of CNN-TSA on each test set, beside the same CNN-TSA "
-               "fold models on their validation folds (%). Validation patients come from the training set; a test "
-               "set whose normal items CNN-TSA calls normal far less often than its validation patients' holds "
-               "recordings unlike the training patients', a shift that no choice made on validation can see. The "
-               "validation figures are read at the epoch chosen on them, so they lean optimistic by a little.\n\n"
-               "Below them, where the items of each true class go (% of the class, pooled over the fold models): "
-               "first every model on its own validation fold (out of fold), then on each test set; on SPRSound "
-               "the record-level tasks, whose label sums up several events and the recording's quality."),
+        ("md", RATES_MD),
         ("code", "rates = ex.real_rates(study)\nstudy.save_table(rates, 'headline_rates')\ndisplay(rates)\n"
                  "for table in ex.real_confusion(study):\n    display(table)"),
         ("md", "## Each snapshot\n\nTSA placement (Table I), band retention with importance-based and backward "
