@@ -56,6 +56,13 @@ class BandSelection:
     def best_round(self) -> int:
         return int(self.params["best_round"])
 
+    def best_reduced_round(self) -> int:
+        """The round below all bands with the best validation score (the kept round, unless validation
+        kept all bands); 0 when no round went below all bands."""
+        if len(self.trajectory) < 2:
+            return 0
+        return int(self.frame()[f"val_{self.params['select_metric']}"].astype(float).iloc[1:].idxmax())
+
     def frame(self) -> pd.DataFrame:
         """Trajectory as a table: round, n_bands, val_<score> and val_std_<score>, <test>_<score> and
         <test>_std_<score> per named test set, macs, trainings, seconds (cumulative), plus ``bands``."""

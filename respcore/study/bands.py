@@ -225,10 +225,9 @@ def model_agnostic(study: Study, data: StudyData) -> pd.DataFrame:
                           "score": c["score_mean"], "score_std": c["score_std"],
                           **{f"{name}_score": c[f"{name}_score"] for name in data.tests},
                           "gmacs": c["gmacs"], "best": c["best"]})
-    reduced = table.iloc[1:]
-    top = reduced.loc[reduced["score"].idxmax()] if len(reduced) else table.iloc[0]
+    top_round = sel.best_reduced_round()
+    top = table.iloc[top_round]
     column, test = headline_column(data)
-    top_round = int(reduced["score"].idxmax()) if len(reduced) else 0
     pairs = {"fbs_vs_all": pair_entry(sel.runs(top_round), sel.runs(0), column, a_label=f"transformer {int(top['n_bands'])} bands",
                                       b_label=f"transformer {full} bands")}
     study.save_summary({"score_full": float(table["score"].iloc[0]), "score_fbs": float(top["score"]),

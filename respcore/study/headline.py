@@ -26,8 +26,7 @@ from ..evidence import CONTRADICTED, REPRODUCED, Paired, paired_difference, verd
 from ..metrics import confusion
 from .. import train
 from ..train import CVResult, TrainConfig
-from ..train.fit import with_config_bands
-from ..train.loop import predict_logits
+from ..train.fit import score_logits, with_config_bands
 from ..train.splits import fold_of_patient, folds_of_patients
 from . import published
 from .config import DatasetFacts, Study, read_summary
@@ -176,8 +175,7 @@ def where_items_go(cv: CVResult, test: FeatureSet | Sequence[FeatureSet]) -> lis
     total = np.zeros((len(classes), len(classes)))
     for fit, data in zip(cv.fits, sets, strict=True):
         d = with_config_bands(data, fit.config)
-        device = next(fit.model.parameters()).device
-        pred = predict_logits(fit.model, d.x, lengths=d.lengths, device=device).argmax(1).numpy()
+        pred = score_logits(fit.model, d, fit.config, next(fit.model.parameters()).device).argmax(1).numpy()
         total += confusion(d.y.numpy(), pred, len(classes))
     counts = total.sum(axis=1)  # items of each true class, over every model's set
     repeats = len(sets) / len({id(d) for d in sets})  # models per distinct set: items counted that often
@@ -216,13 +214,15 @@ def confusion_view(folder: Path, facts: DatasetFacts) -> list[pd.DataFrame]:
     return out
 
 
+def _pct(x) -> str:
+    """A fraction in % with one decimal; "-" where there is none."""
+    return "-" if x is None or pd.isna(x) else f"{100 * x:.1f}"
+
+
 def headline_view(table: pd.DataFrame) -> pd.DataFrame:
     """``headline_table``'s rows as a reader takes them in: Scores in %, the margin with its interval and
     whether CNN-TSA beats the baseline ("yes" or "no" only when the interval excludes 0, else "undecided"),
     FBS with its kept bands and GMACs, the best published figure with its method."""
-    def pct(x) -> str:
-        return "-" if x is None or pd.isna(x) else f"{100 * x:.1f}"
-
     def margin(r) -> str:
         if r["margin"] is None or pd.isna(r["margin"]):
             return "-"
@@ -246,12 +246,12 @@ def headline_view(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in table.to_dict("records"):
         fbs = "-" if r.get("fbs") is None or pd.isna(r.get("fbs")) else \
-            f"{pct(r['fbs'])} ({int(r['fbs_bands'])} bands, {r['fbs_gmacs']:.3f} of {r['gmacs']:.3f} GMACs)"
-        rows.append({"task": r["task"], "test set": r["test_set"], "baseline": pct(r["baseline"]),
-                     "CNN-TSA": pct(r["cnn_tsa"]), "training recipe": recipe(r), "CNN-TSA - baseline [95 % CI]": margin(r),
+            f"{_pct(r['fbs'])} ({int(r['fbs_bands'])} bands, {r['fbs_gmacs']:.3f} of {r['gmacs']:.3f} GMACs)"
+        rows.append({"task": r["task"], "test set": r["test_set"], "baseline": _pct(r["baseline"]),
+                     "CNN-TSA": _pct(r["cnn_tsa"]), "training recipe": recipe(r), "CNN-TSA - baseline [95 % CI]": margin(r),
                      "beats the baseline": beats(r), "CNN-TSA+FBS": fbs,
                      "published (best cited)": "-" if r.get("published") is None or pd.isna(r.get("published"))
-                     else f"{pct(r['published'])} ({_cited(r)})"})
+                     else f"{_pct(r['published'])} ({_cited(r)})"})
     return pd.DataFrame(rows)
 
 
@@ -272,10 +272,7 @@ def rates_view(table: pd.DataFrame) -> pd.DataFrame:
     far below its validation figure holds normal items unlike the training patients' (the validation figures
     are those of the epoch chosen on them, so they lean optimistic). "-" where a table predates these
     columns."""
-    def pct(x) -> str:
-        return "-" if x is None or pd.isna(x) else f"{100 * x:.1f}"
-
     return pd.DataFrame([{"task": r["task"], "test set": r["test_set"],
-                          **{label: pct(r.get(col)) for col, label in RATE_COLUMNS.items()}}
+                          **{label: _pct(r.get(col)) for col, label in RATE_COLUMNS.items()}}
                          for r in table.to_dict("records")],
                         columns=["task", "test set", *RATE_COLUMNS.values()])

@@ -65,13 +65,10 @@ def selection_pairs(sel: BandSelection, column: str, task: str) -> dict[str, dic
     bands" is still put to the test rather than compared with itself."""
     rounds = {int(rec["n_bands"]): int(rec["round"]) for rec in sel.trajectory}
     full = int(sel.trajectory[0]["n_bands"])
-    peak, label = sel.best_round, f"{sel.method} {len(sel.kept_bands)} bands"
-    if peak == 0 and len(sel.trajectory) > 1:
-        metric = f"val_{sel.params['select_metric']}"
-        val = sel.frame()[metric].astype(float).iloc[1:]
-        peak = int(val.idxmax())
-        label = (f"{sel.method} {int(sel.trajectory[peak]['n_bands'])} bands (best below {full} on validation; "
-                 f"{sel.method} kept all {full})")
+    peak = sel.best_round or sel.best_reduced_round()
+    label = f"{sel.method} {int(sel.trajectory[peak]['n_bands'])} bands"
+    if peak != sel.best_round:  # validation kept all bands
+        label += f" (best below {full} on validation; {sel.method} kept all {full})"
     out = {f"peak_vs_all/{task}": pair_entry(sel.runs(peak), sel.runs(0), column, a_label=label,
                                              b_label=f"{full} bands")}
     if full // 2 in rounds:

@@ -239,11 +239,17 @@ def _epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, e
     return row
 
 
+def score_logits(model: nn.Module, data: FeatureSet, config: TrainConfig, device: torch.device) -> torch.Tensor:
+    """(N, C) logits of ``model`` on ``data`` as every score is computed: the config's evaluation batch
+    size and precision, whole items where ``data`` has lengths."""
+    return predict_logits(model, data.x, batch_size=config.eval_batch_size, device=device,
+                          precision=config.precision, lengths=data.lengths)
+
+
 def evaluate(model: nn.Module, data: FeatureSet, config: TrainConfig, weight: torch.Tensor | None,
              device: torch.device, prefix: str = "") -> dict[str, float]:
     """Loss and every score of ``model`` on ``data``, keys prefixed by ``prefix``."""
-    logits = predict_logits(model, data.x, batch_size=config.eval_batch_size, device=device,
-                            precision=config.precision, lengths=data.lengths)  # (N, C)
+    logits = score_logits(model, data, config, device)  # (N, C)
     y = data.y.cpu()
     loss = F.cross_entropy(logits, y, weight=None if weight is None else weight.cpu())
     out = scores(y.numpy(), logits.argmax(1).numpy(), normal=config.normal, n_classes=logits.shape[1])
