@@ -27,6 +27,13 @@ real_dir = "results/real"  # committed snapshots of study runs on real data (pag
 workers = 1  # trainings at once: 1 in this kernel, 0 every core (a local Ray instance), N
 address = ""  # an existing Ray cluster (HOST:PORT) to run the trainings on'''
 
+# parameters only one notebook takes, after the study's
+NOTEBOOK_PARAMETERS = {
+    "09_open_questions": '''
+questions = "both"  # "both", or "gate" / "fronts" alone: one question per sitting where trainings take hours
+static_from = ""  # a folder of notebook 03's results whose IS selections are reused; "" selects here''',
+}
+
 IMPORTS = '''\
 from IPython.display import Markdown, display
 
@@ -287,7 +294,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "SPRSound recordings are drawn on the real-data page (notebook 8) from the committed snapshot, when "
                "it holds this notebook's run."),
         ("code", setup_cell("09_open_questions")),
-        ("code", "data = ex.load_data(study)\nbinary = ex.load_data(study, task='binary')"),
+        ("code", "answered = ex.open_questions(questions)\n"
+                 "data = ex.load_data(study)\nbinary = ex.load_data(study, task='binary')"),
         ("md", "## Dynamic band selection: a gate per sample\n\nThe paper's first open question: can a "
                "sample-specific band choice beat its static, dataset-wide selection? A light gate (each band's mean "
                "and maximum over time, a two-layer MLP) keeps a fixed budget of bands per sample, so the backbone "
@@ -301,11 +309,13 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "back. Each budget is compared with the static IS round keeping as many "
                "bands, on the same folds x seeds (gate minus static, 95 % interval). On the built-in corpus the "
                "heat map shows which bands the gate keeps for each class, beside the bands planted for it."),
-        ("code", "dynamic = ex.dynamic_bands(study, binary=binary, multiclass=data)\n"
-                 "fig = plots.gate_bands(dynamic.keep, ex.planted_bands(data.truth), study.data_label)\n"
-                 "study.save_figure(fig, 'gate_bands')\nstudy.save_table(dynamic.table, 'gate_vs_static')\n"
-                 "study.save_table(dynamic.recovery, 'gate_recovery')\ndisplay(dynamic.table)\n"
-                 "display(dynamic.recovery)"),
+        ("code", "dynamic = None\n"
+                 "if 'gate' in answered:\n"
+                 "    dynamic = ex.dynamic_bands(study, binary=binary, multiclass=data, static_from=static_from)\n"
+                 "    fig = plots.gate_bands(dynamic.keep, ex.planted_bands(data.truth), study.data_label)\n"
+                 "    study.save_figure(fig, 'gate_bands')\n    study.save_table(dynamic.table, 'gate_vs_static')\n"
+                 "    study.save_table(dynamic.recovery, 'gate_recovery')\n    display(dynamic.table)\n"
+                 "    display(dynamic.recovery)"),
         ("md", "## FBS on other time-frequency fronts\n\nImportance-based selection (Grad-CAM, the same lambda "
                "and steps) on three fronts with the same number of bands between the same frequencies: the "
                "log-Mel, a linear-frequency front (triangular bands evenly spaced in Hz over the STFT, "
@@ -313,18 +323,22 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "`scipy.signal.gammatone`, evenly spaced on the ERB-rate scale). Each band maps to the range of "
                "frequencies it stands for, so the kept regions can be compared across fronts: the overlap is "
                "the intersection over the union of the kept ranges, in Hz."),
-        ("code", "fronts = ex.front_selections(study)\n"
-                 "fig = plots.lines(fronts.curves, x='n_bands', y='score_mean', hue='front', xlabel='bands kept', "
+        ("code", "fronts = None\n"
+                 "if 'fronts' in answered:\n"
+                 "    fronts = ex.front_selections(study, static_from=static_from)\n"
+                 "    fig = plots.lines(fronts.curves, x='n_bands', y='score_mean', hue='front', xlabel='bands kept', "
                  "ylabel='validation score (%)', title='IS on each front', data_label=study.data_label)\n"
-                 "study.save_figure(fig, 'front_curves')\nstudy.save_table(fronts.curves, 'front_curves')\n"
-                 "display(fronts.curves[fronts.curves['best']])"),
-        ("code", "fig = plots.kept_ranges(fronts.kept, study.data_label, ex.planted_ranges(data))\n"
-                 "study.save_figure(fig, 'front_kept_ranges')\nstudy.save_table(fronts.kept, 'front_kept_ranges')\n"
-                 "study.save_table(ex.band_map(study), 'band_to_hz')\n"
-                 "display(fronts.overlap.pivot(index='a', columns='b', values='overlap').round(2))"),
+                 "    study.save_figure(fig, 'front_curves')\n    study.save_table(fronts.curves, 'front_curves')\n"
+                 "    display(fronts.curves[fronts.curves['best']])"),
+        ("code", "if fronts is not None:\n"
+                 "    fig = plots.kept_ranges(fronts.kept, study.data_label, ex.planted_ranges(data))\n"
+                 "    study.save_figure(fig, 'front_kept_ranges')\n"
+                 "    study.save_table(fronts.kept, 'front_kept_ranges')\n"
+                 "    study.save_table(ex.band_map(study), 'band_to_hz')\n"
+                 "    display(fronts.overlap.pivot(index='a', columns='b', values='overlap').round(2))"),
         ("md", "## Paired comparisons\n\nGate minus static IS at each budget, on the same folds x seeds and test "
                "items; an interval that contains 0 is undecided."),
-        ("code", "ex.finish_open_questions(study, dynamic, fronts)\npairs = ex.saved_pairs(study)\n"
+        ("code", "ex.finish_open_questions(study, dynamic, fronts, static_from=static_from)\npairs = ex.saved_pairs(study)\n"
                  "study.save_table(pairs, 'paired_comparisons')\ndisplay(pairs)"),
     ],
     "scorecard": [
@@ -349,7 +363,7 @@ def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb.metadata["language_info"] = {"name": "python"}
     title, *rest = cells
     nb.cells.append(new_markdown_cell(title[1]))
-    params = new_code_cell(PARAMETERS)
+    params = new_code_cell(PARAMETERS + NOTEBOOK_PARAMETERS.get(name, ""))
     params.metadata["tags"] = ["parameters"]
     nb.cells += [params, new_code_cell(IMPORTS)]
     for kind, text in rest:

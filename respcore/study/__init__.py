@@ -12,7 +12,7 @@ from .config import FACTS, DatasetFacts, Study, read_summary, setup, synthetic_c
 from .data import (StudyData, all_meta, band_centres, band_evidence, class_examples, data_overview, device_responses,
                    finish_data, informative_bands, load_data, planted_bands, planted_ranges,
                    segment_lengths)
-from .dynamic import DynamicBands, dynamic_bands, finish_open_questions
+from .dynamic import OPEN_QUESTIONS, DynamicBands, dynamic_bands, finish_open_questions, open_questions
 from .fronts import FrontSelections, band_map, front_selections
 from .headline import confusion_view, headline_table, headline_view, rates_view
 from .pairs import saved_pairs
@@ -29,5 +29,5 @@ __all__ = ["plots", "FIG2_PEAK_BANDS", "FACTS", "DatasetFacts", "Study", "StudyD
            "age_robustness", "lambda_sweep", "finish_beyond", "RealSnapshot", "real_snapshots",
            "no_snapshot_note", "band_recovery", "headline_table", "headline_view", "rates_view", "confusion_view",
            "real_headline", "real_rates", "real_confusion", "saved_pairs", "segment_lengths", "DynamicBands",
-           "dynamic_bands", "finish_open_questions", "FrontSelections", "band_map", "front_selections",
+           "dynamic_bands", "finish_open_questions", "open_questions", "OPEN_QUESTIONS", "FrontSelections", "band_map", "front_selections",
            "planted_ranges"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,9 +11,12 @@ import torch
 from ..attribution import attribution_layer
 from ..export import export_model
 from ..fbs import BandSelection, backward_selection, importance_scores, importance_selection, recovery
+from ..fileio import read_json
+from ..provenance import release_fingerprint
 from .config import Study
 from .data import StudyData, informative_bands
 from .pairs import headline_column, pair_entry, selection_pairs
+from .snapshot import SNAPSHOT_FILE, data_files
 from .tables import cross_validate, train_config
 
 LAMBDA = {"binary": 1.0, "multiclass": 0.5}  # the paper's recommended lambda per task
@@ -43,6 +47,53 @@ def is_selection(study: Study, data: StudyData, lam: float, method: str = "gradc
     return importance_selection(data.train, cfg, r=study.profile.band_step, lam=lam, patience=patience,
                                 method=method, layer=attribution_layer(cfg.backbone, method), tests=data.tests,
                                 **_selection_kwargs(study))
+
+
+def reused_is_selection(study: Study, data: StudyData, lam: float, folder: str | Path) -> BandSelection:
+    """The IS selection notebook 03 saved in ``folder`` (``selection_IS_<task>.json``; a committed real
+    snapshot's ``03_band_retention`` for instance), for a notebook that builds on it instead of rerunning
+    the selection's trainings (on 2 cores, IS on real data costs hours).
+
+    It is reused only where ``is_selection`` would have made the same selection: the same training
+    settings (``TrainConfig.cache_key``), folds, seeds, band step, lambda, attribution and bands, on the
+    same dataset; and the same data, by the fingerprint of the snapshot holding ``folder`` (every file of
+    the release) or, outside a snapshot, by the same data folder.
+
+    Raises:
+        ValueError: naming the file and what differs, or what is missing.
+    """
+    folder = Path(folder)
+    path = folder / f"selection_IS_{data.task}.json"
+    if not path.is_file():
+        raise ValueError(f"{path}: no IS selection of the {data.task} task to reuse in {folder}")
+    sel = BandSelection.load(path)
+    want = train_config(study, data)
+    p = study.profile
+    checks = {**{f"config.{k}": (v, sel.config.cache_key().get(k)) for k, v in want.cache_key().items()},
+              "folds": (p.folds, sel.params.get("k")), "seeds": (list(range(p.seeds)), list(sel.params.get("seeds", []))),
+              "band step": (p.band_step, sel.params.get("r")), "lambda": (lam, sel.params.get("lam")),
+              "attribution": ("gradcam", sel.params.get("attribution")), "minimum bands": (p.min_bands, sel.params.get("min_bands")),
+              "bands": (data.train.n_bands, sel.params.get("n_bands_total"))}
+    differ = [f"{name}: {have!r} there, {mine!r} here" for name, (mine, have) in checks.items() if mine != have]
+    if differ:
+        raise ValueError(f"{path}: made with other settings than this study's, so it is not this study's "
+                         f"selection: " + "; ".join(differ))
+    params = folder / "params.json"
+    if not params.is_file():
+        raise ValueError(f"{params}: missing; without it the data behind {path.name} is unknown")
+    ran = read_json(params)
+    if ran.get("dataset") != study.dataset:
+        raise ValueError(f"{path}: made on {ran.get('dataset')!r}, this study reads {study.dataset!r}")
+    snap = folder.parent / SNAPSHOT_FILE
+    if snap.is_file():
+        theirs = read_json(snap).get("data_fingerprint")
+        mine = release_fingerprint(data_files(study.dataset, study.data_root), study.data_root)
+        if theirs != mine:
+            raise ValueError(f"{path}: its snapshot's data fingerprint {theirs} differs from this study's data "
+                             f"({study.data_root}: {mine})")
+    elif Path(ran.get("data_root", "")).resolve() != Path(study.data_root).resolve():
+        raise ValueError(f"{path}: made on data in {ran.get('data_root')!r}, this study reads {study.data_root}")
+    return sel
 
 
 def selection_curve(sel: BandSelection, task: str, tests: list[str]) -> pd.DataFrame:

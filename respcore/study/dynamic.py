@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..flops import count_flops
-from .bands import LAMBDA, is_selection
+from .bands import LAMBDA, is_selection, reused_is_selection
 from .config import Study
 from .data import StudyData, planted_bands
 from .fronts import FrontSelections
@@ -16,7 +16,8 @@ from .pairs import headline_column, pair_entry, paired
 from .tables import cross_validate, train_config
 
 BUDGETS = (32, 16)  # band budgets compared, where the static IS curve has a round with that many bands
-PRIOR, SCRATCH = "static IS", "no prior"  # where a gate starts: the static IS round at its budget, or nothing
+PRIOR, SCRATCH = "static IS", "no prior"
+OPEN_QUESTIONS = ("gate", "fronts")  # notebook 09: dynamic band selection; FBS on other time-frequency fronts  # where a gate starts: the static IS round at its budget, or nothing
 
 
 @dataclass
@@ -29,9 +30,10 @@ class DynamicBands:
     pairs: dict[str, dict]
 
 
-def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> DynamicBands:
+def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData, static_from: str = "") -> DynamicBands:
     """For each task and budget: CNN-TSA with a ``BandGate`` keeping ``budget`` bands per sample, against
-    the static IS round with that many bands (``band_retention``'s selection, from the run cache). The
+    the static IS round with that many bands (``band_retention``'s selection: from the run cache, or, with
+    ``static_from``, the one notebook 03 saved in that folder, checked by ``reused_is_selection``). The
     gate starts from that static selection (its prior) and learns where each sample departs from it
     (``start`` "static IS"); at the largest budget a gate also starts from nothing (``start`` "no prior").
     ``departure`` is the share of a test item's kept bands outside the static set.
@@ -42,7 +44,8 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData) -> 
     """
     rows, keep, rec, pairs = [], [], [], {}
     for task, data in (("binary", binary), ("multiclass", multiclass)):
-        sel = is_selection(study, data, LAMBDA[task])
+        sel = (reused_is_selection(study, data, LAMBDA[task], static_from) if static_from
+               else is_selection(study, data, LAMBDA[task]))
         rounds = {int(r["n_bands"]): int(r["round"]) for r in sel.trajectory}
         column, test = headline_column(data)
         first = next(iter(data.tests.values()))  # the test set the pairs and the per-class tables read
@@ -104,14 +107,37 @@ def _per_class(idx: np.ndarray, data: StudyData, static: set[int]) -> tuple[list
     return keep, rec
 
 
-def finish_open_questions(study: Study, dynamic: DynamicBands, fronts: FrontSelections) -> None:
-    """Write notebook 09's summary: the gate's paired comparisons, its recovery of planted bands, and each
-    front's kept bands, MACs and overlap in Hz with the others."""
-    best = fronts.curves[fronts.curves["best"]]
-    test = dynamic.table["test_set"].iloc[0] if len(dynamic.table) else None
-    study.save_summary({"pairs": dynamic.pairs, "pairs_test_set": test,
-                        "gate": dynamic.table.drop(columns=["test_set"]).to_dict("records"),
-                        "gate_recovery": dynamic.recovery.to_dict("records"),
-                        "fronts": {r["front"]: {"n_bands": int(r["n_bands"]), "gmacs": float(r["gmacs"]),
-                                                "score": float(r["score_mean"])} for r in best.to_dict("records")},
-                        "front_overlap": fronts.overlap.to_dict("records")})
+def open_questions(questions: str) -> tuple[str, ...]:
+    """The open questions a notebook 09 run answers: ``"both"`` or one of ``OPEN_QUESTIONS``, so that
+    where trainings take hours each can be answered in its own sitting.
+
+    Raises:
+        ValueError: any other value.
+    """
+    if questions == "both":
+        return OPEN_QUESTIONS
+    if questions not in OPEN_QUESTIONS:
+        raise ValueError(f"questions must be 'both' or one of {list(OPEN_QUESTIONS)}, got {questions!r}")
+    return (questions,)
+
+
+def finish_open_questions(study: Study, dynamic: DynamicBands | None, fronts: FrontSelections | None, *,
+                          static_from: str = "") -> None:
+    """Write notebook 09's summary: which questions the run answered and where its static IS selections
+    came from; the gate's paired comparisons and its recovery of planted bands; each front's kept bands,
+    MACs and overlap in Hz with the others. A question the run left out (None) gets empty entries."""
+    summary: dict = {"questions": [q for q, part in zip(OPEN_QUESTIONS, (dynamic, fronts)) if part is not None],
+                     "static_from": static_from or None,
+                     "pairs": {}, "pairs_test_set": None, "gate": [], "gate_recovery": [], "fronts": {},
+                     "front_overlap": []}
+    if dynamic is not None:
+        summary.update(pairs=dynamic.pairs,
+                       pairs_test_set=dynamic.table["test_set"].iloc[0] if len(dynamic.table) else None,
+                       gate=dynamic.table.drop(columns=["test_set"]).to_dict("records"),
+                       gate_recovery=dynamic.recovery.to_dict("records"))
+    if fronts is not None:
+        best = fronts.curves[fronts.curves["best"]]
+        summary.update(fronts={r["front"]: {"n_bands": int(r["n_bands"]), "gmacs": float(r["gmacs"]),
+                                            "score": float(r["score_mean"])} for r in best.to_dict("records")},
+                       front_overlap=fronts.overlap.to_dict("records"))
+    study.save_summary(summary)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..fbs import BandSelection
 from ..features import FRONTS, MelConfig, hz_overlap, kept_ranges_hz
-from .bands import LAMBDA, is_selection, selection_curve
+from .bands import LAMBDA, is_selection, reused_is_selection, selection_curve
 from .config import Study
 from .data import informative_bands, load_data
 
@@ -24,11 +25,18 @@ class FrontSelections:
     overlap: pd.DataFrame  # a, b, overlap (intersection over union in Hz), for every pair of fronts (+ planted)
 
 
-def front_selections(study: Study, task: str = "multiclass") -> FrontSelections:
+def front_selections(study: Study, task: str = "multiclass", static_from: str = "") -> FrontSelections:
     """IS (Grad-CAM, the task's lambda, down to the profile's minimum) on each front of ``FRONTS``, same
-    folds and seeds; the Mel front's selection is notebook 03's (from the run cache)."""
+    folds and seeds; the Mel front's selection is notebook 03's (from the run cache, or, with
+    ``static_from``, the one saved in that folder: ``reused_is_selection``)."""
     datas = {front: load_data(study, task, front=front) for front in FRONTS}
-    sels = dict(zip(FRONTS, study.map(lambda f: is_selection(study, datas[f], LAMBDA[task]), FRONTS)))
+
+    def select(front: str) -> BandSelection:
+        if front == "mel" and static_from:
+            return reused_is_selection(study, datas[front], LAMBDA[task], static_from)
+        return is_selection(study, datas[front], LAMBDA[task])
+
+    sels = dict(zip(FRONTS, study.map(select, FRONTS)))
     curves, kept, ranges = [], [], {}
     for front, sel in sels.items():
         tests = [f"{name}_score" for name in datas[front].tests]

@@ -30,6 +30,7 @@ from ..datasets import DATASETS
 from ..fileio import read_json
 from ..profiles import PROFILES
 from .config import GRID_PROGRESS_FILE, synthetic_corpus
+from .dynamic import OPEN_QUESTIONS, open_questions
 
 # Execution order; the scorecard reads every other notebook's results, so it runs last.
 NOTEBOOKS: tuple[str, ...] = (
@@ -63,6 +64,8 @@ class StudyConfig:
     notebooks: tuple[str, ...] = NOTEBOOKS
     build_book: bool = True
     verbose: bool = False  # stream each notebook's cell output (tqdm bars included) to the terminal
+    questions: str = "both"  # notebook 09: "both" open questions, or one of OPEN_QUESTIONS per sitting
+    static_from: str = ""  # notebook 09: a folder of notebook 03's results whose IS selections it reuses
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -76,6 +79,9 @@ class StudyConfig:
         for n in ("epochs", "folds", "seeds", "workers"):
             if getattr(self, n) < 0:
                 raise ValueError(f"{n} must be >= 0 (0 means the profile's value)")
+        open_questions(self.questions)  # raises on an unknown choice
+        if self.static_from and not self.path(self.static_from).is_dir():
+            raise ValueError(f"--static-from {self.path(self.static_from)} is not a folder (notebook 03's results)")
         unknown = sorted(set(self.notebooks) - set(NOTEBOOKS))
         if unknown:
             raise ValueError(f"unknown notebooks {unknown}; choose from {list(NOTEBOOKS)}")
@@ -96,6 +102,13 @@ class StudyConfig:
                 "epochs": self.epochs, "folds": self.folds, "seeds": self.seeds, "device": self.device,
                 "out_dir": str(self.results), "cache_dir": str(self.path(self.cache_dir)),
                 "real_dir": str(self.path(self.real_dir)), "workers": self.workers, "address": address}
+
+    def notebook_parameters(self, name: str, params: dict) -> dict:
+        """``params`` plus the parameters only notebook ``name`` takes (09: which questions, reused IS)."""
+        if name != "09_open_questions":
+            return params
+        return {**params, "questions": self.questions,
+                "static_from": str(self.path(self.static_from)) if self.static_from else ""}
 
 
 def _log(msg: str) -> None:
@@ -243,7 +256,7 @@ def run_study(cfg: StudyConfig) -> Path | None:
         for i, name in enumerate(cfg.notebooks, 1):
             t0 = time.time()
             _log(f"[{i}/{len(cfg.notebooks)}] notebooks/{name}.ipynb -> book/{name}.ipynb")
-            run_notebook(name, cfg, params)
+            run_notebook(name, cfg, cfg.notebook_parameters(name, params))
             _log(f"[{i}/{len(cfg.notebooks)}] {name} done in {time.time() - t0:.0f} s")
     finally:  # Ctrl-C or a failure: stop the workers; finished runs stay in the run cache
         if started:
@@ -277,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--address", default="", help="run the trainings on an existing Ray cluster (HOST:PORT; "
                                                  "default: the RAY_ADDRESS environment variable)")
     p.add_argument("--root", default=".", help="repository root holding notebooks/, book/ and _config.yml")
+    p.add_argument("--questions", default="both", choices=["both", *OPEN_QUESTIONS],
+                   help="notebook 09 answers both open questions, or only the band gate or the fronts (one per "
+                        "sitting where trainings take hours)")
+    p.add_argument("--static-from", default="", help="notebook 09 reuses the IS selections notebook 03 saved in "
+                   "this folder (e.g. a committed snapshot's 03_band_retention) instead of rerunning them; checked "
+                   "against this study's settings and data")
     p.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks (in study order)")
     p.add_argument("--no-book", action="store_true", help="run the notebooks but do not build the book")
     p.add_argument("-v", "--verbose", action="store_true", help="stream notebook output to the terminal")
@@ -286,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = StudyConfig(profile=a.profile, dataset=a.dataset, data_root=a.data_root, device=a.device,
                           epochs=a.epochs, folds=a.folds, seeds=a.seeds, root=Path(a.root),
                           out_dir=a.out_dir, cache_dir=a.cache_dir, real_dir=a.real_dir, workers=a.workers,
-                          address=a.address, notebooks=notebooks, build_book=not a.no_book, verbose=a.verbose)
+                          address=a.address, notebooks=notebooks, build_book=not a.no_book, verbose=a.verbose,
+                          questions=a.questions, static_from=a.static_from)
         index = run_study(cfg)
     except (ValueError, StudyError) as err:
         print(f"study failed: {err}", file=sys.stderr)
