@@ -17,6 +17,7 @@ from respcore.fileio import write_json
 ROOT = Path(__file__).resolve().parents[1]
 PARAMETERS = {"dataset", "data_root", "profile", "epochs", "folds", "seeds", "device", "out_dir", "cache_dir",
               "real_dir", "workers", "address"}
+NOTEBOOK_PARAMETERS = {"09_open_questions": {"questions", "static_from"}}  # only that notebook takes them
 
 
 def _notebook(name: str) -> nbformat.NotebookNode:
@@ -35,7 +36,7 @@ def test_notebook_is_thin_and_parameterized(name: str) -> None:
         assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), \
             f"{name}: parameters must be flat literals, got {ast.dump(node)[:80]}"
         names |= {t.id for t in node.targets}
-    assert names == PARAMETERS, f"{name}: parameters {sorted(names)}"
+    assert names == PARAMETERS | NOTEBOOK_PARAMETERS.get(name, set()), f"{name}: parameters {sorted(names)}"
     imports = ast.parse(code[1].source).body
     assert imports and all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in imports), f"{name}: imports first"
     for cell in code[2:]:
@@ -77,6 +78,8 @@ def test_toc_lists_every_notebook_and_chapter() -> None:
     ({"epochs": -1}, "epochs must be >= 0"),
     ({"workers": -2}, "workers must be >= 0"),
     ({"notebooks": ("99_nope",)}, "unknown notebooks"),
+    ({"questions": "age"}, "questions must be 'both' or one of"),
+    ({"static_from": "/nowhere/03_band_retention"}, "is not a folder"),
 ])
 def test_study_config_rejects_bad_input(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -380,3 +383,52 @@ def _one(cv, j: int):
     from dataclasses import replace as _replace
 
     return _replace(cv, runs=cv.runs.iloc[[j]].reset_index(drop=True), fits=[cv.fits[j]])
+
+
+def test_open_questions_are_answered_one_per_sitting_and_only_09_takes_them(tmp_path: Path) -> None:
+    assert ex.open_questions("both") == ("gate", "fronts") and ex.open_questions("fronts") == ("fronts",)
+    cfg = runner.StudyConfig(questions="gate", static_from=str(tmp_path), root=tmp_path)
+    params = cfg.parameters("data")
+    assert cfg.notebook_parameters("02_tsa_placement", params) == params
+    assert cfg.notebook_parameters("09_open_questions", params) == {**params, "questions": "gate",
+                                                                    "static_from": str(tmp_path)}
+
+
+def test_a_saved_is_selection_is_reused_only_for_the_same_settings_and_data(spr_root: Path, tmp_path: Path) -> None:
+    """Notebook 09 may build on notebook 03's saved selection instead of rerunning it, but only where
+    ``is_selection`` would have made the same one: same settings and lambda, same data."""
+    from respcore.fbs import BandSelection
+    from respcore.provenance import release_fingerprint
+    from respcore.study.bands import reused_is_selection
+    from respcore.study.snapshot import data_files
+    from respcore.study.tables import train_config
+
+    def study(notebook: str, out: Path):
+        return ex.setup(notebook, dataset="sprsound", data_root=str(spr_root), profile="smoke", device="cpu",
+                        out_dir=str(out), cache_dir=str(tmp_path / "cache"))
+
+    snap = tmp_path / "snap"
+    made = study("03_band_retention", snap)
+    data = ex.load_data(made)
+    p = made.profile
+    params = {"k": p.folds, "seeds": list(range(p.seeds)), "r": p.band_step, "lam": 0.5, "attribution": "gradcam",
+              "min_bands": p.min_bands, "n_bands_total": data.train.n_bands, "best_round": 0}
+    folder = snap / "03_band_retention"
+    BandSelection("IS", (3, 4, 5), [], {}, train_config(made, data), params).save(folder / "selection_IS_multiclass.json")
+    mine = study("09_open_questions", tmp_path / "results")
+    assert reused_is_selection(mine, data, 0.5, folder).kept_bands == (3, 4, 5)
+    with pytest.raises(ValueError, match=r"selection_IS_multiclass.json: made with other settings.*lambda: 0.5 there, 1.0 here"):
+        reused_is_selection(mine, data, 1.0, folder)
+    with pytest.raises(ValueError, match="config.epochs"):
+        reused_is_selection(ex.setup("09_open_questions", dataset="sprsound", data_root=str(spr_root), profile="smoke",
+                                     epochs=7, device="cpu", out_dir=str(tmp_path / "r7"),
+                                     cache_dir=str(tmp_path / "cache")), data, 0.5, folder)
+    with pytest.raises(ValueError, match="selection_IS_binary.json: no IS selection of the binary task"):
+        reused_is_selection(mine, ex.load_data(mine, task="binary"), 1.0, folder)
+    # inside a snapshot the data is identified by the release's fingerprint, not by its folder
+    fingerprint = release_fingerprint(data_files("sprsound", spr_root), spr_root)
+    write_json(snap / "snapshot.json", {"data_fingerprint": fingerprint})
+    assert reused_is_selection(mine, data, 0.5, folder).kept_bands == (3, 4, 5)
+    write_json(snap / "snapshot.json", {"data_fingerprint": {**fingerprint, "sha1": "0" * 16}})
+    with pytest.raises(ValueError, match="data fingerprint"):
+        reused_is_selection(mine, data, 0.5, folder)
