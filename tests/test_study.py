@@ -414,15 +414,16 @@ def test_a_saved_is_selection_is_reused_only_for_the_same_settings_and_data(spr_
     params = {"k": p.folds, "seeds": list(range(p.seeds)), "r": p.band_step, "lam": 0.5, "attribution": "gradcam",
               "min_bands": p.min_bands, "n_bands_total": data.train.n_bands, "best_round": 0}
     folder = snap / "03_band_retention"
-    BandSelection("IS", (3, 4, 5), [], {}, train_config(made, data), params).save(folder / "selection_IS_multiclass.json")
+    saved = BandSelection("IS", (3, 4, 5), [], {}, train_config(made, data), params)
+    saved.save(folder / "selection_IS_multiclass.json")
     mine = study("09_open_questions", tmp_path / "results")
     assert reused_is_selection(mine, data, 0.5, folder).kept_bands == (3, 4, 5)
-    with pytest.raises(ValueError, match=r"selection_IS_multiclass.json: made with other settings.*lambda: 0.5 there, 1.0 here"):
+    with pytest.raises(ValueError, match=r"IS_multiclass.json: made with other settings.*lambda: 0.5 there, 1.0 here"):
         reused_is_selection(mine, data, 1.0, folder)
     with pytest.raises(ValueError, match="config.epochs"):
-        reused_is_selection(ex.setup("09_open_questions", dataset="sprsound", data_root=str(spr_root), profile="smoke",
-                                     epochs=7, device="cpu", out_dir=str(tmp_path / "r7"),
-                                     cache_dir=str(tmp_path / "cache")), data, 0.5, folder)
+        longer = ex.setup("09_open_questions", dataset="sprsound", data_root=str(spr_root), profile="smoke",
+                          epochs=7, device="cpu", out_dir=str(tmp_path / "r7"), cache_dir=str(tmp_path / "cache"))
+        reused_is_selection(longer, data, 0.5, folder)
     with pytest.raises(ValueError, match="selection_IS_binary.json: no IS selection of the binary task"):
         reused_is_selection(mine, ex.load_data(mine, task="binary"), 1.0, folder)
     # inside a snapshot the data is identified by the release's fingerprint, not by its folder

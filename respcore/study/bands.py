@@ -69,10 +69,13 @@ def reused_is_selection(study: Study, data: StudyData, lam: float, folder: str |
     sel = BandSelection.load(path)
     want = train_config(study, data)
     p = study.profile
-    checks = {**{f"config.{k}": (v, sel.config.cache_key().get(k)) for k, v in want.cache_key().items()},
-              "folds": (p.folds, sel.params.get("k")), "seeds": (list(range(p.seeds)), list(sel.params.get("seeds", []))),
+    theirs = sel.config.cache_key()
+    checks = {**{f"config.{k}": (v, theirs.get(k)) for k, v in want.cache_key().items()},
+              "folds": (p.folds, sel.params.get("k")),
+              "seeds": (list(range(p.seeds)), list(sel.params.get("seeds", []))),
               "band step": (p.band_step, sel.params.get("r")), "lambda": (lam, sel.params.get("lam")),
-              "attribution": ("gradcam", sel.params.get("attribution")), "minimum bands": (p.min_bands, sel.params.get("min_bands")),
+              "attribution": ("gradcam", sel.params.get("attribution")),
+              "minimum bands": (p.min_bands, sel.params.get("min_bands")),
               "bands": (data.train.n_bands, sel.params.get("n_bands_total"))}
     differ = [f"{name}: {have!r} there, {mine!r} here" for name, (mine, have) in checks.items() if mine != have]
     if differ:
@@ -86,10 +89,10 @@ def reused_is_selection(study: Study, data: StudyData, lam: float, folder: str |
         raise ValueError(f"{path}: made on {ran.get('dataset')!r}, this study reads {study.dataset!r}")
     snap = folder.parent / SNAPSHOT_FILE
     if snap.is_file():
-        theirs = read_json(snap).get("data_fingerprint")
+        kept = read_json(snap).get("data_fingerprint")
         mine = release_fingerprint(data_files(study.dataset, study.data_root), study.data_root)
-        if theirs != mine:
-            raise ValueError(f"{path}: its snapshot's data fingerprint {theirs} differs from this study's data "
+        if kept != mine:
+            raise ValueError(f"{path}: its snapshot's data fingerprint {kept} differs from this study's data "
                              f"({study.data_root}: {mine})")
     elif Path(ran.get("data_root", "")).resolve() != Path(study.data_root).resolve():
         raise ValueError(f"{path}: made on data in {ran.get('data_root')!r}, this study reads {study.data_root}")
