@@ -240,7 +240,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "recovery = ex.band_recovery(study, data)\nstudy.save_table(recovery, 'band_recovery')\n"
                  "recovery.groupby('method', sort=False)[['precision', 'chance']].agg(['mean', 'min', 'max'])"),
         ("md", "## Missing or wrong age\n\nThe router falls back to the unified model when age is missing, and "
-               "reports it; a wrong age sends the cycle to the other group's model."),
+               "reports it; a wrong age sends the item to the next age band's model (child and adult swap under the "
+               "paper's two bands). The table says how many items went to each band's model."),
         ("code", "robustness = ex.age_robustness(study, data)\nstudy.save_table(robustness, 'age_robustness')\n"
                  "robustness"),
         ("md", "## Lambda, binary versus multiclass\n\nOne IS selection per lambda and task, the best "

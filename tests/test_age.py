@@ -95,3 +95,25 @@ def test_childhood_bands_route_by_age_and_pair_router_with_unified(tmp_path):
     assert set(zip(t["fold"], t["seed"])) == {(0, 0), (0, 1), (1, 0), (1, 1)}  # 4 pairs of router and unified
     routed = t[(t.model == "router") & (t.test_subset == "all")]
     assert len(routed) == 4 and (routed["fallback_missing_age"] == 0).all() and (routed["n"] == 30).all()
+
+
+def test_robustness_changes_the_age_the_router_reads_for_any_bands():
+    """Missing and wrong ages must reach the router through the column it reads (years, where the data has
+    them), for the paper's two bands and for bands within childhood alike."""
+    from respcore.age import CHILDHOOD_BANDS
+    from respcore.study.beyond import robustness_rows
+
+    data = planted_featureset(6, n_patients=6, n_classes=3, ages=np.array([1.0, 4.0, 8.0, 2.0, 5.0, 12.0]))
+    models = {"under 3": Constant(0), "3 to 6": Constant(1), "6 and over": Constant(2)}
+    router = AgeRouter(models, fallback=Constant(0), bands=CHILDHOOD_BANDS)
+    rows = {r["condition"]: r for r in robustness_rows(router, "inter", data)}
+    assert rows["true age"]["routed"] == "under 3 2, 3 to 6 2, 6 and over 2" and rows["true age"]["fallbacks"] == 0
+    assert rows["age missing"]["fallbacks"] == 6 and rows["half missing"]["fallbacks"] == 3
+    assert rows["wrong age"]["routed"] == "under 3 2, 3 to 6 2, 6 and over 2"  # each band moved to the next
+    assert rows["true age"]["AS"] != rows["wrong age"]["AS"], "a wrong age must change the predictions"
+    paper = AgeRouter({"pediatric": Constant(0), "adult": Constant(1)}, fallback=Constant(2))
+    mixed = planted_featureset(6, n_patients=6, n_classes=3, ages=np.array([5.0, 40.0, 10.0, 3.0, 70.0, 30.0]))
+    adults = {r["condition"]: r for r in robustness_rows(paper, "test", mixed)}
+    assert adults["true age"]["routed"] == "pediatric 3, adult 3"
+    assert adults["wrong age"]["routed"] == "pediatric 3, adult 3"  # child and adult swap
+    assert adults["wrong age"]["AS"] != adults["true age"]["AS"]

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from ..age import AgeRouter
+from ..age import AgeRouter, sample_groups
 from ..attribution import attribution_layer, band_attributions
 from ..datasets.base import FeatureSet
 from ..fbs import importance_selection
@@ -93,36 +94,48 @@ def band_recovery(study: Study, data: StudyData) -> pd.DataFrame:
 
 
 def age_robustness(study: Study, data: StudyData) -> pd.DataFrame:
-    """The age router on each named test set with true, missing and wrong (swapped) age groups.
-
-    Returns rows (test_set, condition, AS, Sp, Se, to_pediatric, to_adult, fallbacks, n): where the router
-    sent the cycles; fallbacks went to the unified model (age unknown, or no model for the group).
-    """
+    """The age router on each named test set with true, missing and wrong ages (``robustness_rows``)."""
     router = fit_router(study, data).router
     rows = []
     for test_name, test in data.tests.items():
-        rows += _robustness_rows(router, test_name, test)
+        rows += robustness_rows(router, test_name, test)
     return pd.DataFrame(rows)
 
 
-def _robustness_rows(router: AgeRouter, test_name: str, data: FeatureSet) -> list[dict]:
-    groups = data.meta["age_group"].to_numpy(dtype=object)
-    swap = {"pediatric": "adult", "adult": "pediatric"}
+def robustness_rows(router: AgeRouter, test_name: str, data: FeatureSet) -> list[dict]:
+    """The router on ``data`` under four conditions: true age, age missing for every item, missing for
+    every other item, and a wrong age (each item moved to the next of the router's age bands, the last
+    to the first: child and adult swap under the paper's two bands).
+
+    The conditions change what the router reads: the ``age`` column in years where the data has one (as
+    ICBHI and SPRSound do), else ``age_group``. Returns rows (test_set, condition, AS, Sp, Se, routed,
+    fallbacks, n): ``routed`` says how many items went to each band's model; fallbacks went to the unified
+    model (age unknown, or no model for the band).
+    """
+    bands = router.bands
+    truth = sample_groups(data, bands)
+    column = "age" if "age" in data.meta else "age_group"
+    values = data.meta[column].to_numpy(dtype=object)
+    # an age inside each band (its lower edge, or the middle of a finite band): where a wrong age lands
+    inside = {name: (low if math.isinf(high) else (low + high) / 2)
+              for name, low, high in zip(bands.names, bands.edges, bands.edges[1:])}
+    following = dict(zip(bands.names, bands.names[1:] + bands.names[:1]))
+    wrong = [None if g is None else (inside[following[g]] if column == "age" else following[g]) for g in truth]
     conditions = {
-        "true age": groups,
-        "age missing": np.full(len(groups), None, dtype=object),
-        "half missing": np.where(np.arange(len(groups)) % 2 == 0, None, groups),
-        "wrong group": np.array([swap.get(g) for g in groups], dtype=object),
+        "true age": values,
+        "age missing": np.full(len(values), None, dtype=object),
+        "half missing": np.where(np.arange(len(values)) % 2 == 0, None, values),
+        "wrong age": np.array(wrong, dtype=object),
     }
     rows = []
-    for name, g in conditions.items():
-        test = replace(data, meta=data.meta.assign(age_group=g))
+    for name, v in conditions.items():
+        test = replace(data, meta=data.meta.assign(**{column: v}))
         pred = router.predict_logits(test).argmax(1).numpy()
         s = scores(test.y.numpy(), pred, n_classes=test.n_classes)
         c = router.last_counts
         rows.append({"test_set": test_name, "condition": name, "AS": s["AS"], "Sp": s["Sp"], "Se": s["Se"],
-                     "to_pediatric": c.get("pediatric", 0), "to_adult": c.get("adult", 0),
-                     "fallbacks": c["fallback_missing_age"] + c["fallback_no_model"], "n": len(groups)})
+                     "routed": ", ".join(f"{g} {c[g]}" for g in router.models),
+                     "fallbacks": c["fallback_missing_age"] + c["fallback_no_model"], "n": len(values)})
     return rows
 
 
