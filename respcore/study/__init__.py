@@ -29,5 +29,6 @@ __all__ = ["plots", "FIG2_PEAK_BANDS", "FACTS", "DatasetFacts", "Study", "StudyD
            "age_robustness", "lambda_sweep", "finish_beyond", "RealSnapshot", "real_snapshots",
            "no_snapshot_note", "band_recovery", "headline_table", "headline_view", "rates_view", "confusion_view",
            "real_headline", "real_rates", "real_confusion", "saved_pairs", "segment_lengths", "DynamicBands",
-           "dynamic_bands", "finish_open_questions", "open_questions", "OPEN_QUESTIONS", "FrontSelections", "band_map", "front_selections",
+           "dynamic_bands", "finish_open_questions", "open_questions", "OPEN_QUESTIONS", "FrontSelections",
+           "band_map", "front_selections",
            "planted_ranges"]

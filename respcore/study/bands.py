@@ -52,7 +52,7 @@ def is_selection(study: Study, data: StudyData, lam: float, method: str = "gradc
 def reused_is_selection(study: Study, data: StudyData, lam: float, folder: str | Path) -> BandSelection:
     """The IS selection notebook 03 saved in ``folder`` (``selection_IS_<task>.json``; a committed real
     snapshot's ``03_band_retention`` for instance), for a notebook that builds on it instead of rerunning
-    the selection's trainings (on 2 cores, IS on real data costs hours).
+    the selection's trainings (on real SPRSound, 80 trainings: about an hour on 2 cores).
 
     It is reused only where ``is_selection`` would have made the same selection: the same training
     settings (``TrainConfig.cache_key``), folds, seeds, band step, lambda, attribution and bands, on the
@@ -97,6 +97,14 @@ def reused_is_selection(study: Study, data: StudyData, lam: float, folder: str |
     elif Path(ran.get("data_root", "")).resolve() != Path(study.data_root).resolve():
         raise ValueError(f"{path}: made on data in {ran.get('data_root')!r}, this study reads {study.data_root}")
     return sel
+
+
+def static_is_selection(study: Study, data: StudyData, lam: float, static_from: str = "") -> BandSelection:
+    """Notebook 03's IS selection of ``data``'s task, which notebook 09 builds on: the one saved in
+    ``static_from`` (``reused_is_selection``) when given, else ``is_selection`` (from the run cache)."""
+    if static_from:
+        return reused_is_selection(study, data, lam, static_from)
+    return is_selection(study, data, lam)
 
 
 def selection_curve(sel: BandSelection, task: str, tests: list[str]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..flops import count_flops
-from .bands import LAMBDA, is_selection, reused_is_selection
+from .bands import LAMBDA, static_is_selection
 from .config import Study
 from .data import StudyData, planted_bands
 from .fronts import FrontSelections
@@ -16,8 +16,8 @@ from .pairs import headline_column, pair_entry, paired
 from .tables import cross_validate, train_config
 
 BUDGETS = (32, 16)  # band budgets compared, where the static IS curve has a round with that many bands
-PRIOR, SCRATCH = "static IS", "no prior"
-OPEN_QUESTIONS = ("gate", "fronts")  # notebook 09: dynamic band selection; FBS on other time-frequency fronts  # where a gate starts: the static IS round at its budget, or nothing
+PRIOR, SCRATCH = "static IS", "no prior"  # where a gate starts: the static IS round at its budget, or nothing
+OPEN_QUESTIONS = ("gate", "fronts")  # notebook 09: dynamic band selection; FBS on other time-frequency fronts
 
 
 @dataclass
@@ -33,7 +33,7 @@ class DynamicBands:
 def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData, static_from: str = "") -> DynamicBands:
     """For each task and budget: CNN-TSA with a ``BandGate`` keeping ``budget`` bands per sample, against
     the static IS round with that many bands (``band_retention``'s selection: from the run cache, or, with
-    ``static_from``, the one notebook 03 saved in that folder, checked by ``reused_is_selection``). The
+    ``static_from``, the one notebook 03 saved in that folder: ``static_is_selection``). The
     gate starts from that static selection (its prior) and learns where each sample departs from it
     (``start`` "static IS"); at the largest budget a gate also starts from nothing (``start`` "no prior").
     ``departure`` is the share of a test item's kept bands outside the static set.
@@ -44,8 +44,7 @@ def dynamic_bands(study: Study, *, binary: StudyData, multiclass: StudyData, sta
     """
     rows, keep, rec, pairs = [], [], [], {}
     for task, data in (("binary", binary), ("multiclass", multiclass)):
-        sel = (reused_is_selection(study, data, LAMBDA[task], static_from) if static_from
-               else is_selection(study, data, LAMBDA[task]))
+        sel = static_is_selection(study, data, LAMBDA[task], static_from)
         rounds = {int(r["n_bands"]): int(r["round"]) for r in sel.trajectory}
         column, test = headline_column(data)
         first = next(iter(data.tests.values()))  # the test set the pairs and the per-class tables read

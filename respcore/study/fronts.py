@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..fbs import BandSelection
 from ..features import FRONTS, MelConfig, hz_overlap, kept_ranges_hz
-from .bands import LAMBDA, is_selection, reused_is_selection, selection_curve
+from .bands import LAMBDA, selection_curve, static_is_selection
 from .config import Study
 from .data import informative_bands, load_data
 
@@ -28,15 +27,10 @@ class FrontSelections:
 def front_selections(study: Study, task: str = "multiclass", static_from: str = "") -> FrontSelections:
     """IS (Grad-CAM, the task's lambda, down to the profile's minimum) on each front of ``FRONTS``, same
     folds and seeds; the Mel front's selection is notebook 03's (from the run cache, or, with
-    ``static_from``, the one saved in that folder: ``reused_is_selection``)."""
+    ``static_from``, the one saved in that folder: ``static_is_selection``)."""
     datas = {front: load_data(study, task, front=front) for front in FRONTS}
-
-    def select(front: str) -> BandSelection:
-        if front == "mel" and static_from:
-            return reused_is_selection(study, datas[front], LAMBDA[task], static_from)
-        return is_selection(study, datas[front], LAMBDA[task])
-
-    sels = dict(zip(FRONTS, study.map(select, FRONTS)))
+    sels = dict(zip(FRONTS, study.map(lambda f: static_is_selection(
+        study, datas[f], LAMBDA[task], static_from if f == "mel" else ""), FRONTS)))
     curves, kept, ranges = [], [], {}
     for front, sel in sels.items():
         tests = [f"{name}_score" for name in datas[front].tests]
