@@ -98,6 +98,12 @@ def test_every_notebook_ran_and_saved_its_results(built: Path) -> None:
     recovery = pd.read_csv(built / "results" / "07_beyond_paper" / "band_recovery.csv")
     assert {"Integrated Gradients", "Grad-CAM, last block"} <= set(recovery["method"])
     assert recovery["precision"].between(0, 1).all() and (recovery["chance"] == recovery["k"] / 64).all()
+    # each lambda's selection is scored against the planted bands too
+    sweep = pd.read_csv(built / "results" / "07_beyond_paper" / "lambda_sweep.csv")
+    assert set(sweep["task"]) == {"binary", "multiclass"}
+    for col in ("precision", "recall", "ranking_precision"):
+        assert sweep[col].between(0, 1).all(), f"lambda_sweep {col}: {sweep[col].tolist()}"
+    assert (sweep["recall"] > 0).all()  # every selection keeps at least one planted band
 
 
 @pytest.mark.slow
