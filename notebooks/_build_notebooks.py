@@ -245,7 +245,10 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "robustness = ex.age_robustness(study, data)\nstudy.save_table(robustness, 'age_robustness')\n"
                  "robustness"),
         ("md", "## Lambda, binary versus multiclass\n\nOne IS selection per lambda and task, the best "
-               "cross-validated score of each."),
+               "cross-validated score of each. On the built-in corpus each row also gives the precision and recall "
+               "of the bands it keeps against the planted ones, and the precision of its first ranking "
+               "(`ranking_precision`: planted bands among its top k), which does not depend on where validation "
+               "stops."),
         ("code", "sweep = ex.lambda_sweep(study, binary=binary, multiclass=data)\n"
                  "fig = plots.lines(sweep, x='lambda', y='score', hue='task', xlabel='lambda (consistency penalty "
                  "weight)', ylabel='best validation score (%)', title='Effect of lambda', "
@@ -277,8 +280,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "rates = ex.real_rates(study)\nstudy.save_table(rates, 'headline_rates')\ndisplay(rates)\n"
                  "for table in ex.real_confusion(study):\n    display(table)"),
         ("md", "## Each snapshot\n\nTSA placement (Table I), band retention with importance-based and backward "
-               "selection (Figure 2), age models (Table II), the state of the art, the transformer, and the paper's "
-               "open questions (a band gate per sample against static IS at the same budget, IS on other fronts and "
+               "selection (Figure 2), age models (Table II), the state of the art, the transformer, page 7's "
+               "questions (Grad-CAM against Integrated Gradients, the age router with missing or wrong ages, "
+               "lambda), and the paper's open questions (a band gate per sample against static IS at the same budget, IS on other fronts and "
                "their kept regions in Hz), on the real recordings, each with its test sets named."),
         ("code", "for snap in snapshots:\n"
                  "    display(Markdown(snap.banner))\n"

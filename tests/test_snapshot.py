@@ -86,3 +86,18 @@ def test_real_page_draws_the_open_questions_of_a_snapshot() -> None:
     assert [name for name, _, _ in figures] == ["gate_vs_static", "front_curves", "front_kept_ranges"]
     assert figures[0][2] is gate, "the table beside the figure keeps the paired intervals"
     assert _figures({"09_open_questions": {"gate_vs_static": gate.iloc[:0]}}, "x") == [], "an empty table draws nothing"
+
+
+def test_real_page_draws_page_7_of_a_snapshot() -> None:
+    from respcore.study.real import _figures
+
+    agreement = pd.DataFrame({"a": ["gradcam f0", "gradcam f0"], "b": ["gradcam f0", "ig f0"], "rho": [1.0, 0.3]})
+    robustness = pd.DataFrame({"test_set": ["inter", "inter"], "condition": ["true age", "age missing"],
+                               "AS": [0.57, 0.61], "routed": ["under 3 2, 3 to 6 1", "under 3 0, 3 to 6 0"],
+                               "fallbacks": [0, 3], "n": [3, 3]})
+    sweep = pd.DataFrame({"task": ["binary", "binary"], "lambda": [0.0, 1.0], "score": [0.89, 0.88],
+                          "n_bands": [32, 48], "trainings": [40, 30]})
+    figures = _figures({"07_beyond_paper": {"attribution_agreement": agreement, "age_robustness": robustness,
+                                            "lambda_sweep": sweep, "band_recovery": pd.DataFrame()}}, "REAL SPRSOUND")
+    assert [name for name, _, _ in figures] == ["attribution_agreement", "age_robustness", "lambda_sweep"]
+    assert figures[1][2] is robustness, "the table beside the figure keeps the routing counts"

@@ -237,8 +237,9 @@ def agreement_heatmap(df: pd.DataFrame, data_label: str) -> plt.Figure:
     """Rank agreement (Spearman rho) between attribution methods: ``df`` has a, b, rho (mean over folds)."""
     with _style():
         mat = df.pivot_table(index="a", columns="b", values="rho", aggfunc="mean")
-        fig, ax = plt.subplots(figsize=(5, 4))
-        sns.heatmap(mat, annot=True, fmt=".2f", vmin=-1, vmax=1, cmap="vlag",
+        side = max(4.0, 0.35 * len(mat) + 1.5)  # 10 folds x 2 methods stay legible; annotated up to 12 rows
+        fig, ax = plt.subplots(figsize=(side + 1.5, side))
+        sns.heatmap(mat, annot=len(mat) <= 12, fmt=".2f", vmin=-1, vmax=1, cmap="vlag",
                     cbar_kws={"label": "Spearman rank correlation of band importances"}, ax=ax)
         ax.set(xlabel="attribution (method, fold)", ylabel="attribution (method, fold)")
         _title(fig, "Do attribution methods rank bands alike?", data_label)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -139,28 +139,48 @@ def _figures(tables: dict[str, dict[str, pd.DataFrame]], label: str) -> list[tup
         fig = plots.grouped_bars(agnostic, x="backbone", y="score", hue="bands", ylabel="validation score (%)",
                                  title="FBS in a transformer (IG attributions)", data_label=label)
         out.append(("model_agnostic", fig, agnostic))
-    return out + _open_question_figures(tables.get("09_open_questions", {}), label)
+    return (out + _beyond_figures(tables.get("07_beyond_paper", {}), label)
+            + _open_question_figures(tables.get("09_open_questions", {}), label))
+
+
+def _drawn(tables: dict[str, pd.DataFrame], drawers: dict[str, Callable[[pd.DataFrame], Any]]
+           ) -> list[tuple[str, Any, pd.DataFrame]]:
+    """(name, figure, table) for each named table the snapshot holds and that has rows, in ``drawers``' order."""
+    return [(name, draw(tables[name]), tables[name]) for name, draw in drawers.items()
+            if tables.get(name) is not None and len(tables[name])]
+
+
+def _beyond_figures(tables: dict[str, pd.DataFrame], label: str) -> list[tuple[str, Any, pd.DataFrame]]:
+    """Page 7's answers on real data: how alike Grad-CAM and Integrated Gradients rank the bands, the age
+    router's score when age is missing or wrong, and the best validation score of IS per lambda."""
+    return _drawn(tables, {
+        "attribution_agreement": lambda t: plots.agreement_heatmap(t, label),
+        "age_robustness": lambda t: plots.grouped_bars(
+            t, x="condition", y="AS", hue="test_set", ylabel="AS (%)",
+            title="The age router when age is missing or wrong", data_label=label),
+        "lambda_sweep": lambda t: plots.lines(
+            t, x="lambda", y="score", hue="task", xlabel="lambda (consistency penalty weight)",
+            ylabel="best validation score (%)", title="Effect of lambda", data_label=label),
+    })
+
+
+def _gate_figure(gate: pd.DataFrame, label: str) -> Any:
+    """Test Score of static IS and of the per-sample gate at each task, budget and start."""
+    setting = (gate["task"] + ", " + gate["budget"].astype(str) + " bands"
+               + gate["start"].map(lambda s: "" if s == PRIOR else f" ({s})"))
+    long = gate.assign(setting=setting).melt(id_vars=["setting"], value_vars=["static", "gate"],
+                                             var_name="model", value_name="score")
+    return plots.grouped_bars(long, x="setting", y="score", hue="model", ylabel="test Score (%)",
+                              title="A band gate per sample against static IS, same budget", data_label=label)
 
 
 def _open_question_figures(tables: dict[str, pd.DataFrame], label: str) -> list[tuple[str, Any, pd.DataFrame]]:
     """Page 9's answers on real data: the per-sample gate against static IS at each budget (test Score of
     both, with the table's paired interval), IS on each front, and the kept regions in Hz."""
-    out = []
-    gate = tables.get("gate_vs_static")
-    if gate is not None and len(gate):
-        setting = (gate["task"] + ", " + gate["budget"].astype(str) + " bands"
-                   + gate["start"].map(lambda s: "" if s == PRIOR else f" ({s})"))
-        long = gate.assign(setting=setting).melt(id_vars=["setting"], value_vars=["static", "gate"],
-                                                 var_name="model", value_name="score")
-        fig = plots.grouped_bars(long, x="setting", y="score", hue="model", ylabel="test Score (%)",
-                                 title="A band gate per sample against static IS, same budget", data_label=label)
-        out.append(("gate_vs_static", fig, gate))
-    curves = tables.get("front_curves")
-    if curves is not None and len(curves):
-        fig = plots.lines(curves, x="n_bands", y="score_mean", hue="front", xlabel="bands kept",
-                          ylabel="validation score (%)", title="IS on each front", data_label=label)
-        out.append(("front_curves", fig, curves))
-    kept = tables.get("front_kept_ranges")
-    if kept is not None and len(kept):
-        out.append(("front_kept_ranges", plots.kept_ranges(kept, label), kept))
-    return out
+    return _drawn(tables, {
+        "gate_vs_static": lambda t: _gate_figure(t, label),
+        "front_curves": lambda t: plots.lines(
+            t, x="n_bands", y="score_mean", hue="front", xlabel="bands kept", ylabel="validation score (%)",
+            title="IS on each front", data_label=label),
+        "front_kept_ranges": lambda t: plots.kept_ranges(t, label),
+    })
