@@ -250,9 +250,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "(`ranking_precision`: planted bands among its top k), which does not depend on where validation "
                "stops."),
         ("code", "sweep = ex.lambda_sweep(study, binary=binary, multiclass=data)\n"
-                 "fig = plots.lines(sweep, x='lambda', y='score', hue='task', xlabel='lambda (consistency penalty "
-                 "weight)', ylabel='best validation score (%)', title='Effect of lambda', "
-                 "data_label=study.data_label)\nstudy.save_figure(fig, 'lambda_sweep')\n"
+                 "fig = plots.lambda_sweep(sweep, study.data_label)\nstudy.save_figure(fig, 'lambda_sweep')\n"
                  "study.save_table(sweep, 'lambda_sweep')\nex.finish_beyond(study, agreement, robustness, sweep)\n"
                  "display(sweep)"),
         ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
@@ -331,8 +329,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "fronts = None\n"
                  "if 'fronts' in answered:\n"
                  "    fronts = ex.front_selections(study, static_from=static_from)\n"
-                 "    fig = plots.lines(fronts.curves, x='n_bands', y='score_mean', hue='front', xlabel='bands kept', "
-                 "ylabel='validation score (%)', title='IS on each front', data_label=study.data_label)\n"
+                 "    fig = plots.front_curves(fronts.curves, study.data_label)\n"
                  "    study.save_figure(fig, 'front_curves')\n    study.save_table(fronts.curves, 'front_curves')\n"
                  "    display(fronts.curves[fronts.curves['best']])"),
         ("code", "if fronts is not None:\n"

@@ -153,12 +153,9 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
             costs.append({"method": sel.method, "task": task, "r (bands per step)": r,
                           "trainings": int(sel.cost["trainings"]), "seconds": round(sel.cost["seconds"], 1),
                           "kept": len(sel.kept_bands)})
-            planted = informative_bands(data.truth)
-            if planted:
-                recs.append({"method": sel.method, "task": task, "n_kept": len(sel.kept_bands),
-                             **recovery(sel.kept_bands, planted, n_bands=data.train.mel.n_mels),
-                             "precision_cap": min(1.0, len(planted) / len(sel.kept_bands)),
-                             "ranking_precision": ranking_precision(sel, planted)})
+            found = planted_recovery(sel, data)
+            if found:
+                recs.append({"method": sel.method, "task": task, "n_kept": len(sel.kept_bands), **found})
     curves_df = pd.concat(curves, ignore_index=True)
     is_mc = sels["IS/multiclass"]
     attrs = np.asarray(is_mc.trajectory[0]["attributions"], dtype=float)  # (folds * seeds, C, F)
@@ -175,6 +172,18 @@ def band_retention(study: Study, *, binary: StudyData, multiclass: StudyData) ->
                                    for row in export_selected(study, data, sels[f"IS/{task}"])]), "exported_models")
     _save_summary(study, curves_df, sels, multiclass)
     return result
+
+
+def planted_recovery(sel: BandSelection, data: StudyData) -> dict | None:
+    """How ``sel`` finds the planted bands of a built-in corpus: ``recovery`` of its kept bands (precision,
+    recall and their chance levels), ``precision_cap`` (the best precision a round of that size can reach)
+    and ``ranking_precision``; None on data without planted bands (real recordings)."""
+    planted = informative_bands(data.truth)
+    if not planted:
+        return None
+    return {**recovery(sel.kept_bands, planted, n_bands=data.train.mel.n_mels),
+            "precision_cap": min(1.0, len(planted) / len(sel.kept_bands)),
+            "ranking_precision": ranking_precision(sel, planted)}
 
 
 def ranking_precision(sel: BandSelection, planted: list[int]) -> float:

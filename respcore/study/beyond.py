@@ -11,9 +11,9 @@ import pandas as pd
 from ..age import AgeRouter, sample_groups
 from ..attribution import attribution_layer, band_attributions
 from ..datasets.base import FeatureSet
-from ..fbs import importance_selection, recovery
+from ..fbs import importance_selection
 from ..metrics import scores
-from .bands import LAMBDA, ranking_precision
+from .bands import LAMBDA, planted_recovery
 from .config import Study
 from .data import StudyData, informative_bands
 from .pairs import headline_column, pair_entry
@@ -165,11 +165,9 @@ def lambda_sweep(study: Study, *, binary: StudyData, multiclass: StudyData) -> p
         metric = sel.params["select_metric"]
         row = {"task": task, "lambda": lam, "score": float(best[f"val_{metric}"]),
                "n_bands": int(best["n_bands"]), "trainings": int(sel.cost["trainings"])}
-        planted = informative_bands(data.truth)
-        if planted:
-            found = recovery(sel.kept_bands, planted)
-            row.update(precision=found["precision"], recall=found["recall"],
-                       ranking_precision=ranking_precision(sel, planted))
+        found = planted_recovery(sel, data)
+        if found:
+            row.update({key: found[key] for key in ("precision", "recall", "ranking_precision")})
         return row, sel.runs()
 
     done = study.map(select, todo)

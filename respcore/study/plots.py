@@ -233,6 +233,18 @@ def lines(df: pd.DataFrame, x: str, y: str, hue: str, xlabel: str, ylabel: str, 
     return fig
 
 
+def lambda_sweep(df: pd.DataFrame, data_label: str) -> plt.Figure:
+    """Best validation score of IS per lambda and task (page 7's ``lambda_sweep`` table)."""
+    return lines(df, x="lambda", y="score", hue="task", xlabel="lambda (consistency penalty weight)",
+                 ylabel="best validation score (%)", title="Effect of lambda", data_label=data_label)
+
+
+def front_curves(df: pd.DataFrame, data_label: str) -> plt.Figure:
+    """Mean validation score per kept bands of IS on each front (page 9's ``front_curves`` table)."""
+    return lines(df, x="n_bands", y="score_mean", hue="front", xlabel="bands kept",
+                 ylabel="validation score (%)", title="IS on each front", data_label=data_label)
+
+
 def agreement_heatmap(df: pd.DataFrame, data_label: str) -> plt.Figure:
     """Rank agreement (Spearman rho) between attribution methods: ``df`` has a, b, rho (mean over folds)."""
     with _style():

@@ -158,9 +158,7 @@ def _beyond_figures(tables: dict[str, pd.DataFrame], label: str) -> list[tuple[s
         "age_robustness": lambda t: plots.grouped_bars(
             t, x="condition", y="AS", hue="test_set", ylabel="AS (%)",
             title="The age router when age is missing or wrong", data_label=label),
-        "lambda_sweep": lambda t: plots.lines(
-            t, x="lambda", y="score", hue="task", xlabel="lambda (consistency penalty weight)",
-            ylabel="best validation score (%)", title="Effect of lambda", data_label=label),
+        "lambda_sweep": lambda t: plots.lambda_sweep(t, label),
     })
 
 
@@ -179,8 +177,6 @@ def _open_question_figures(tables: dict[str, pd.DataFrame], label: str) -> list[
     both, with the table's paired interval), IS on each front, and the kept regions in Hz."""
     return _drawn(tables, {
         "gate_vs_static": lambda t: _gate_figure(t, label),
-        "front_curves": lambda t: plots.lines(
-            t, x="n_bands", y="score_mean", hue="front", xlabel="bands kept", ylabel="validation score (%)",
-            title="IS on each front", data_label=label),
+        "front_curves": lambda t: plots.front_curves(t, label),
         "front_kept_ranges": lambda t: plots.kept_ranges(t, label),
     })
