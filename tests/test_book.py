@@ -104,6 +104,15 @@ def test_every_notebook_ran_and_saved_its_results(built: Path) -> None:
     for col in ("precision", "recall", "ranking_precision"):
         assert sweep[col].between(0, 1).all(), f"lambda_sweep {col}: {sweep[col].tolist()}"
     assert (sweep["recall"] > 0).all()  # every selection keeps at least one planted band
+    # IS's two changes (classes averaged, round kept): one row per task x classes x rule, scored on the planted
+    # bands; the paper's own row is page 3's selection, so its kept bands match page 3's recovery table
+    variants = pd.read_csv(built / "results" / "07_beyond_paper" / "is_variants.csv")
+    assert len(variants) == 8 and set(variants["kept_by"]) == {"best round (paper)", "fewest bands not worse"}
+    for col in ("precision", "recall", "ranking_precision", "test"):
+        assert variants[col].between(0, 1).all(), f"is_variants {col}: {variants[col].tolist()}"
+    page3 = pd.read_csv(built / "results" / "03_band_retention" / "planted_band_recovery.csv").query("method == 'IS'")
+    paper = variants.query("classes == 'every class (paper)' and kept_by == 'best round (paper)'")
+    assert sorted(paper["n_bands"]) == sorted(page3["n_kept"])
 
 
 @pytest.mark.slow

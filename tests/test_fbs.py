@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from planted import planted_featureset
-from respcore.fbs import (BandSelection, backward_selection, band_attributions, importance_scores,
-                          importance_selection, recovery)
+from respcore.fbs import (BandSelection, abnormal_classes, backward_selection, band_attributions,
+                          importance_scores, importance_selection, recovery)
 from respcore.flops import count_flops
 from respcore.train import TrainConfig, fit
 
@@ -35,6 +35,49 @@ def test_importance_formula_by_hand():
     assert importance_scores(a, 2.0).argmax() == 2
     with pytest.raises(ValueError, match="folds, classes, bands"):
         importance_scores(torch.zeros(2, 3), 0.5)
+
+
+def test_importance_over_chosen_classes_by_hand():
+    # normal (class 0) points away from the planted bands 1-2, which the adventitious class 1 uses
+    a = torch.tensor([[[0.6, 0.1, 0.1, 0.2], [0.1, 0.4, 0.4, 0.1]],
+                      [[0.5, 0.1, 0.1, 0.3], [0.2, 0.4, 0.3, 0.1]]])  # (folds 2, classes 2, bands 4)
+    every = importance_scores(a, 0.0)
+    assert every.argmax() == 0  # averaged with the normal rows, band 0 wins
+    only = importance_scores(a, 0.5, classes=abnormal_classes(2))
+    rows = a[:, 1]
+    assert torch.allclose(only, rows.mean(0) - 0.5 * rows.std(0, unbiased=False))
+    assert set(torch.argsort(only, descending=True)[:2].tolist()) == {1, 2}
+    assert abnormal_classes(4, normal=2) == (0, 1, 3)
+    for bad in ([], [2], [-1]):
+        with pytest.raises(ValueError, match="classes must be"):
+            importance_scores(a, 0.5, classes=bad)
+    with pytest.raises(ValueError, match="normal must"):
+        abnormal_classes(1)
+
+
+def _selection(vals: list[list[float]]) -> BandSelection:
+    """A hand-made IS trajectory: rounds of 48, 32, 16 bands, each with per-(fold, seed) validation AS."""
+    traj = [{"round": i, "n_bands": 48 - 16 * i, "bands": list(range(48 - 16 * i)),
+             "val": {"AS": sum(v) / len(v)},
+             "runs": [{"fold": f, "seed": 0, "val_AS": x} for f, x in enumerate(v)]} for i, v in enumerate(vals)]
+    best = max(range(len(vals)), key=lambda i: traj[i]["val"]["AS"])
+    return BandSelection("IS", tuple(traj[best]["bands"]), traj, {}, TrainConfig(),
+                         {"best_round": best, "select_metric": "AS"})
+
+
+def test_fewest_not_worse_keeps_the_smallest_round_no_interval_calls_worse():
+    # round 1 (32 bands) is a hair below the best (48) with noisy pairs: undecided, so it is kept;
+    # round 2 (16 bands) is decidedly worse on every pair
+    sel = _selection([[0.90, 0.80, 0.85, 0.95], [0.92, 0.76, 0.84, 0.93], [0.60, 0.50, 0.55, 0.65]])
+    assert sel.best_round == 0 and sel.fewest_not_worse() == 1
+    kept = sel.keeping(1, "fewest")
+    assert kept.kept_bands == tuple(range(32)) and kept.best_round == 1 and kept.params["kept_by"] == "fewest"
+    assert sel.best_round == 0  # the original is unchanged
+    # the same mean loss, but the same on every pair: decided, so the best round stays
+    steady = _selection([[0.90, 0.80, 0.85, 0.95], [0.89, 0.79, 0.84, 0.94], [0.60, 0.50, 0.55, 0.65]])
+    assert steady.fewest_not_worse() == 0
+    with pytest.raises(ValueError, match="round must be"):
+        sel.keeping(3, "x")
 
 
 def test_recovery():

@@ -182,7 +182,7 @@ def test_study_api_imports_and_is_complete() -> None:
     missing = [n for n in ex.__all__ if not hasattr(ex, n)]
     assert not missing, f"respcore.study lacks {missing}"
     for name in ("tsa_ablation", "band_retention", "age_table", "sota_table", "model_agnostic", "lambda_sweep",
-                 "band_recovery", "real_snapshots"):
+                 "is_variants", "band_recovery", "real_snapshots"):
         assert getattr(ex, name).__doc__, f"{name} needs a docstring"
     assert callable(plots.band_retention) and callable(plots.tsa_ablation)
 
@@ -424,6 +424,12 @@ def test_a_saved_is_selection_is_reused_only_for_the_same_settings_and_data(spr_
         longer = ex.setup("09_open_questions", dataset="sprsound", data_root=str(spr_root), profile="smoke",
                           epochs=7, device="cpu", out_dir=str(tmp_path / "r7"), cache_dir=str(tmp_path / "cache"))
         reused_is_selection(longer, data, 0.5, folder)
+    # a selection whose importance averaged some classes only (page 7's variant) is not the paper's IS
+    BandSelection("IS", (3, 4, 5), [], {}, train_config(made, data), {**params, "classes": [1, 2]}).save(
+        folder / "selection_IS_multiclass.json")
+    with pytest.raises(ValueError, match=r"classes: \[1, 2\] there, None here"):
+        reused_is_selection(mine, data, 0.5, folder)
+    saved.save(folder / "selection_IS_multiclass.json")
     with pytest.raises(ValueError, match="selection_IS_binary.json: no IS selection of the binary task"):
         reused_is_selection(mine, ex.load_data(mine, task="binary"), 1.0, folder)
     # inside a snapshot the data is identified by the release's fingerprint, not by its folder

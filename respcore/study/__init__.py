@@ -7,12 +7,13 @@ builds the book (``runner``); ``python -m respcore.study snapshot`` keeps a real
 """
 from . import plots
 from .bands import band_retention, model_agnostic, selection_example
-from .beyond import age_robustness, attribution_agreement, band_recovery, finish_beyond, lambda_sweep
+from .beyond import age_robustness, attribution_agreement, band_recovery, finish_beyond, is_variants, lambda_sweep
 from .config import FACTS, DatasetFacts, Study, read_summary, setup, synthetic_corpus
 from .data import (StudyData, all_meta, band_centres, band_evidence, class_examples, data_overview, device_responses,
                    finish_data, informative_bands, load_data, planted_bands, planted_ranges,
                    segment_lengths)
-from .dynamic import OPEN_QUESTIONS, DynamicBands, dynamic_bands, finish_open_questions, open_questions
+from .dynamic import (OPEN_QUESTIONS, DynamicBands, answer_open_questions, dynamic_bands, finish_open_questions,
+                      open_questions)
 from .fronts import FrontSelections, band_map, front_selections
 from .headline import confusion_view, headline_table, headline_view, rates_view
 from .pairs import saved_pairs
@@ -26,9 +27,8 @@ __all__ = ["plots", "FIG2_PEAK_BANDS", "FACTS", "DatasetFacts", "Study", "StudyD
            "data_overview", "finish_data", "device_responses", "informative_bands", "planted_bands",
            "tsa_ablation", "age_table", "table2_paper", "sota_table", "claims_scorecard", "styled_scorecard",
            "verdict_counts", "band_retention", "selection_example", "model_agnostic", "attribution_agreement",
-           "age_robustness", "lambda_sweep", "finish_beyond", "RealSnapshot", "real_snapshots",
+           "age_robustness", "lambda_sweep", "is_variants", "finish_beyond", "RealSnapshot", "real_snapshots",
            "no_snapshot_note", "band_recovery", "headline_table", "headline_view", "rates_view", "confusion_view",
            "real_headline", "real_rates", "real_confusion", "saved_pairs", "segment_lengths", "DynamicBands",
-           "dynamic_bands", "finish_open_questions", "open_questions", "OPEN_QUESTIONS", "FrontSelections",
-           "band_map", "front_selections",
-           "planted_ranges"]
+           "dynamic_bands", "answer_open_questions", "finish_open_questions", "open_questions", "OPEN_QUESTIONS",
+           "FrontSelections", "band_map", "front_selections", "planted_ranges"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,12 +42,13 @@ def _selection_kwargs(study: Study) -> dict:
 
 
 def is_selection(study: Study, data: StudyData, lam: float, method: str = "gradcam", patience: int | None = None,
-        **overrides) -> BandSelection:
-    """IS with the profile's settings; ``patience=None`` runs the whole curve down to the minimum."""
+        classes: Sequence[int] | None = None, **overrides) -> BandSelection:
+    """IS with the profile's settings; ``patience=None`` runs the whole curve down to the minimum;
+    ``classes`` restricts the importance to those classes' attributions (None: every class, the paper's)."""
     cfg = train_config(study, data, **overrides)
     return importance_selection(data.train, cfg, r=study.profile.band_step, lam=lam, patience=patience,
                                 method=method, layer=attribution_layer(cfg.backbone, method), tests=data.tests,
-                                **_selection_kwargs(study))
+                                classes=classes, **_selection_kwargs(study))
 
 
 def reused_is_selection(study: Study, data: StudyData, lam: float, folder: str | Path) -> BandSelection:
@@ -75,6 +77,7 @@ def reused_is_selection(study: Study, data: StudyData, lam: float, folder: str |
               "seeds": (list(range(p.seeds)), list(sel.params.get("seeds", []))),
               "band step": (p.band_step, sel.params.get("r")), "lambda": (lam, sel.params.get("lam")),
               "attribution": ("gradcam", sel.params.get("attribution")),
+              "classes": (None, sel.params.get("classes")),
               "minimum bands": (p.min_bands, sel.params.get("min_bands")),
               "bands": (data.train.n_bands, sel.params.get("n_bands_total"))}
     differ = [f"{name}: {have!r} there, {mine!r} here" for name, (mine, have) in checks.items() if mine != have]
@@ -195,7 +198,8 @@ def ranking_precision(sel: BandSelection, planted: list[int]) -> float:
     attrs = sel.trajectory[0].get("attributions")
     if attrs is None or "lam" not in sel.params:
         return float("nan")
-    scores = importance_scores(torch.as_tensor(np.asarray(attrs, dtype=np.float32)), float(sel.params["lam"]))
+    scores = importance_scores(torch.as_tensor(np.asarray(attrs, dtype=np.float32)), float(sel.params["lam"]),
+                               sel.params.get("classes"))
     top = set(torch.argsort(scores, descending=True)[:len(planted)].tolist())
     return len(top & set(planted)) / len(planted)
 

@@ -11,7 +11,7 @@ from ..flops import count_flops
 from .bands import LAMBDA, static_is_selection
 from .config import Study
 from .data import StudyData, planted_bands
-from .fronts import FrontSelections
+from .fronts import FrontSelections, front_selections
 from .pairs import headline_column, pair_entry, paired
 from .tables import cross_validate, train_config
 
@@ -118,6 +118,22 @@ def open_questions(questions: str) -> tuple[str, ...]:
     if questions not in OPEN_QUESTIONS:
         raise ValueError(f"questions must be 'both' or one of {list(OPEN_QUESTIONS)}, got {questions!r}")
     return (questions,)
+
+
+def answer_open_questions(study: Study, questions: tuple[str, ...], *, binary: StudyData, multiclass: StudyData,
+                          static_from: str = "") -> tuple[DynamicBands | None, FrontSelections | None]:
+    """The open questions of ``questions`` (``open_questions``): the gate (``dynamic_bands``) and the fronts
+    (``front_selections``), None for one not asked. Both build on the static IS selections, which come
+    first (from the run cache when notebook 03 ran); then the two questions' trainings share the study's
+    executor, so each fills the cores the other leaves idle (a new front's features, attributions between
+    IS rounds). Their jobs differ, so no training runs twice."""
+    if set(OPEN_QUESTIONS) <= set(questions):
+        study.map(lambda d: static_is_selection(study, d, LAMBDA[d.task], static_from), [binary, multiclass])
+    answer = {"gate": lambda: dynamic_bands(study, binary=binary, multiclass=multiclass, static_from=static_from),
+              "fronts": lambda: front_selections(study, static_from=static_from)}
+    asked = [q for q in OPEN_QUESTIONS if q in questions]
+    done = dict(zip(asked, study.map(lambda q: answer[q](), asked)))
+    return done.get("gate"), done.get("fronts")
 
 
 def finish_open_questions(study: Study, dynamic: DynamicBands | None, fronts: FrontSelections | None, *,

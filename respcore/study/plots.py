@@ -319,3 +319,26 @@ def kept_ranges(kept: pd.DataFrame, data_label: str, planted: Sequence[tuple[flo
         _title(fig, "Frequency ranges kept by IS on each front", data_label)
         fig.tight_layout()
     return fig
+
+
+def is_variants(df: pd.DataFrame, data_label: str) -> plt.Figure:
+    """Page 7's IS variants: the test Score of the round each (task, classes, kept round) keeps and, on the
+    built-in corpus, the precision of its kept bands against the planted ones (band counts: the table)."""
+    kept = df["kept_by"].str.replace(" (paper)", "", regex=False).str.replace("fewest bands not worse",
+                                                                              "fewest not worse", regex=False)
+    setting = df["task"] + "\n" + kept
+    panels = [("test", "test Score (%)")] + ([("precision", "precision vs planted (%)")]
+                                              if "precision" in df and df["precision"].notna().any() else [])
+    with _style():
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.0), squeeze=False)
+        for ax, (column, ylabel) in zip(axes[0], panels):
+            sns.barplot(data=df.assign(setting=setting, _pct=df[column] * 100), x="setting", y="_pct",
+                        hue="classes", palette=PALETTE, ax=ax, errorbar=None)
+            ax.set(xlabel="", ylabel=ylabel, ylim=(0, 100))
+            ax.tick_params(axis="x", labelsize=8)
+            handles, labels = ax.get_legend_handles_labels()
+            ax.get_legend().remove()
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, title="importance over")
+        _title(fig, "IS: the classes its importance averages, and the round it keeps", data_label)
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig

@@ -152,13 +152,15 @@ def _drawn(tables: dict[str, pd.DataFrame], drawers: dict[str, Callable[[pd.Data
 
 def _beyond_figures(tables: dict[str, pd.DataFrame], label: str) -> list[tuple[str, Any, pd.DataFrame]]:
     """Page 7's answers on real data: how alike Grad-CAM and Integrated Gradients rank the bands, the age
-    router's score when age is missing or wrong, and the best validation score of IS per lambda."""
+    router's score when age is missing or wrong, the best validation score of IS per lambda, and IS's
+    variants (the classes its importance averages, the round it keeps)."""
     return _drawn(tables, {
         "attribution_agreement": lambda t: plots.agreement_heatmap(t, label),
         "age_robustness": lambda t: plots.grouped_bars(
             t, x="condition", y="AS", hue="test_set", ylabel="AS (%)",
             title="The age router when age is missing or wrong", data_label=label),
         "lambda_sweep": lambda t: plots.lambda_sweep(t, label),
+        "is_variants": lambda t: plots.is_variants(t, label),
     })
 
 
