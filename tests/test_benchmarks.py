@@ -54,3 +54,32 @@ def test_ratios_are_consistent_with_flops(quick_run):
     assert flops["64 of 64 bands (default)"] == pytest.approx(1.0)
     assert 1.8 < flops["32 of 64 bands (default)"] < 2.1
     assert flops["16 of 64 bands (default)"] > flops["32 of 64 bands (default)"] > flops["48 of 64 bands (default)"]
+
+
+def test_class_weights_probe_runs_on_the_sprsound_miniature(tmp_path: Path) -> None:
+    """The real-data probe of class weights on the record-level tasks: both losses on the same folds, every
+    set scored, and the paired difference of each set (smoke profile on the miniature of real files)."""
+    import os
+    mini = Path(os.environ.get("RESPCORE_REALDATA", "/nonexistent")) / "sprsound" / "sample"
+    if not mini.is_dir():
+        pytest.skip("RESPCORE_REALDATA has no sprsound/sample miniature")
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import class_weights
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "cw.json"
+    rows = class_weights.main(["--data-root", str(mini), "--profile", "smoke", "--tasks", "record_binary",
+                               "--cache-dir", str(tmp_path / "cache"), "--workers", "1", "--out", str(out)])
+    losses = [r for r in rows if r["loss"] in ("weighted", "unweighted")]
+    assert [r["loss"] for r in losses] == ["weighted", "unweighted"] and losses[0]["task"] == "2-1"
+    diffs = {r["set"]: r for r in rows if r["loss"] == "unweighted minus weighted"}
+    assert set(diffs) == {"val", "inter", "intra"}
+    for name, d in diffs.items():
+        a, b = losses[1][f"{name}_Score_sprsound"], losses[0][f"{name}_Score_sprsound"]
+        if d["pairs"] == losses[0]["pairs"]:  # no pair dropped: the mean of the differences is the difference of means
+            assert d["difference"] == pytest.approx(a - b), name
+        else:  # a set without a class group on some fold: its pairs are dropped, not scored as 0
+            assert d["pairs"] < losses[0]["pairs"]
+    saved = json.loads(out.read_text())
+    assert saved["profile"] == "smoke" and len(saved["rows"]) == len(rows)
