@@ -80,9 +80,9 @@ class BandSelection:
             if rec["n_bands"] >= self.trajectory[kept]["n_bands"] or "runs" not in rec:
                 continue
             a, b = pair_scores(self.runs(rec["round"]), best, metric)
-            if np.isnan(a).any() or np.isnan(b).any() or len(a) < 2:
+            if np.isnan(a).any() or np.isnan(b).any():  # an undefined score is no pair
                 continue
-            if paired_difference(a, b).high >= 0:
+            if paired_difference(a, b).high >= 0:  # fewer than 2 pairs: no interval (NaN), not kept
                 kept = rec["round"]
         return kept
 

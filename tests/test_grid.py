@@ -53,6 +53,21 @@ def test_ray_and_serial_give_the_same_numbers_and_train_each_key_once(local_ray,
     assert first.path == second.path and grid.progress.total == 4 + 4 + 1
 
 
+def test_threads_sharing_a_key_train_it_once(local_ray, tmp_path: Path) -> None:
+    """Two study threads whose batches hold the same run (two selections starting from one all-band round)
+    wait on one training: the cluster gets each key once, and both get its result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = planted_featureset(64)
+    jobs = [TrainJob(replace(TINY, seed=s), data, np.arange(32), np.arange(32, 64), {}, tmp_path / f"s{s}", f"s{s}")
+            for s in range(2)]
+    grid = RayExecutor(progress=False)
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(grid.run, [jobs, list(reversed(jobs))])
+    assert grid.submitted == 2
+    assert [r.path for r in a] == [r.path for r in reversed(b)] and all(runs.is_finished(j.run_dir) for j in jobs)
+
+
 def test_a_failing_job_is_named(local_ray, tmp_path: Path) -> None:
     data = planted_featureset(32)
     bad = replace(TINY, backbone="nope")

@@ -123,12 +123,9 @@ def open_questions(questions: str) -> tuple[str, ...]:
 def answer_open_questions(study: Study, questions: tuple[str, ...], *, binary: StudyData, multiclass: StudyData,
                           static_from: str = "") -> tuple[DynamicBands | None, FrontSelections | None]:
     """The open questions of ``questions`` (``open_questions``): the gate (``dynamic_bands``) and the fronts
-    (``front_selections``), None for one not asked. Both build on the static IS selections, which come
-    first (from the run cache when notebook 03 ran); then the two questions' trainings share the study's
+    (``front_selections``), None for one not asked. The two questions' trainings share the study's
     executor, so each fills the cores the other leaves idle (a new front's features, attributions between
-    IS rounds). Their jobs differ, so no training runs twice."""
-    if set(OPEN_QUESTIONS) <= set(questions):
-        study.map(lambda d: static_is_selection(study, d, LAMBDA[d.task], static_from), [binary, multiclass])
+    IS rounds); the static IS selection both build on trains once (the executor shares a run in flight)."""
     answer = {"gate": lambda: dynamic_bands(study, binary=binary, multiclass=multiclass, static_from=static_from),
               "fronts": lambda: front_selections(study, static_from=static_from)}
     asked = [q for q in OPEN_QUESTIONS if q in questions]

@@ -218,6 +218,10 @@ class RayExecutor:
         self.progress = GridProgress(enabled=progress, file=Path(progress_file) if progress_file else None)
         self._task = None
         self._lock = threading.Lock()  # study threads share one executor: connect once
+        # run key -> the Ray task training it, shared by every study thread whose batch holds that key (two
+        # selections of one study start from the same all-band round): a run trains once, not once a thread
+        self._in_flight: dict[str, Any] = {}
+        self.submitted = 0  # distinct trainings sent to the cluster
         self.started = False  # True when this executor started the local instance (and stops it)
 
     def connect(self) -> None:
@@ -254,9 +258,14 @@ class RayExecutor:
         options = dict(num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job, max_retries=self.max_retries)
         pending, puts = {}, {}
         for job in todo:
-            shipped = replace(job, data=None, tests={name: None for name in job.tests})  # data go by reference
-            refs = [self._put(job.data, puts), *(self._put(t, puts) for t in job.tests.values())]
-            pending[self._task.options(**options).remote(shipped, *refs)] = job
+            with self._lock:
+                ref = self._in_flight.get(job.key)
+                if ref is None:
+                    shipped = replace(job, data=None, tests={name: None for name in job.tests})  # data by reference
+                    refs = [self._put(job.data, puts), *(self._put(t, puts) for t in job.tests.values())]
+                    ref = self._in_flight[job.key] = self._task.options(**options).remote(shipped, *refs)
+                    self.submitted += 1
+            pending[ref] = job
         self.progress.start(len(pending))
         return pending
 
@@ -269,14 +278,20 @@ class RayExecutor:
                 try:
                     files, node = ray.get(done[0])
                 except ray.exceptions.RayTaskError as err:
+                    with self._lock:
+                        self._in_flight.pop(job.key, None)
                     cause = err.cause if getattr(err, "cause", None) is not None else err
                     raise JobError(f"{job.describe()} failed: {type(cause).__name__}: {cause}") from err
-                _land(job, files, node)
+                with self._lock:  # the thread that lands a shared run first writes it; the others find it
+                    _land(job, files, node)
+                    self._in_flight.pop(job.key, None)
                 results[job.key] = replace(_finished(job), trained=True)
                 self.progress.finish()
         except BaseException:  # Ctrl-C or a failed job: stop the rest; finished runs stay cached
-            for ref in pending:
-                ray.cancel(ref, force=True)
+            with self._lock:
+                for ref, job in pending.items():
+                    self._in_flight.pop(job.key, None)
+                    ray.cancel(ref, force=True)
             raise
 
     def close(self) -> None:
