@@ -147,10 +147,10 @@ def importance_scores(attributions: Tensor, lam: float, classes: Sequence[int] |
 
     Args:
         attributions: (folds, classes, bands); rows with NaN (a class absent from a fold) are ignored.
-        classes: the class rows that count (None: every class, as the paper does). On the built-in
-            corpus the normal class's Grad-CAM ranks the planted bands lowest (a normal item's evidence
-            is the absence of adventitious sounds), so averaging it in blurs the ranking: with two
-            classes it is half of every mean (page 7 measures it).
+        classes: the class rows that count (None: every class, as the paper does). A normal item's
+            evidence is the absence of adventitious sounds, so the normal class's Grad-CAM points away
+            from the bands that carry them, and averaging it in blurs the ranking: with two classes it is
+            half of every mean (page 7 measures the effect).
     Returns: (bands,) importance.
     """
     if attributions.dim() != 3:
