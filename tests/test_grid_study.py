@@ -36,3 +36,22 @@ def test_a_study_notebook_writes_the_same_tables_with_one_worker_or_two(tmp_path
     pd.testing.assert_frame_equal(tables[1], tables[2])
     nodes = list((tmp_path / "cache2" / "runs").glob(f"*/{NODE_FILE}"))
     assert len(nodes) == tables[2]["trainings"].sum()  # every training of the grid says where it ran
+
+
+@pytest.mark.slow
+def test_two_notebooks_side_by_side_on_one_grid(tmp_path: Path) -> None:
+    """``at_once=2``: two kernels share the runner's Ray instance, each with its own progress file; both
+    pages finish and the runner logs each one's trainings."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns("_*", ".*"))
+    (tmp_path / "book").mkdir()
+    corpus, _ = synthetic_corpus("smoke", root / "cache" / "synthetic")
+    cfg = runner.StudyConfig(profile="smoke", data_root=str(corpus), device="cpu", root=tmp_path, out_dir="out",
+                             cache_dir="cache", workers=2, at_once=2, notebooks=("01_data", "02_tsa_placement"),
+                             build_book=False)
+    runner.run_study(cfg)
+    assert not ray.is_initialized()
+    for name in cfg.notebooks:
+        assert (tmp_path / "book" / f"{name}.ipynb").is_file() and (tmp_path / "out" / name / "params.json").is_file()
+    progress = json.loads((tmp_path / "cache" / "grid-progress-02_tsa_placement.json").read_text())
+    assert progress["done"] == progress["total"] > 0

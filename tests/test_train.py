@@ -322,3 +322,14 @@ def test_start_from_pairs_folds_and_refuses_a_fold_that_leaks(tmp_path):
         plan_cv(other, short, k=2, seeds=(0,), root=tmp_path, folds=swapped, start_from=start)
     with pytest.raises(ValueError, match="have no fold"):
         folds_of_patients({"p0": 0}, other.groups)
+
+
+def test_every_band_in_order_is_the_same_training_as_no_band_list(tmp_path):
+    """An FBS round that keeps every band is the plain model: both share their run keys (and runs)."""
+    from respcore.train import plan_cv
+    data = planted_featureset(96)
+    every = replace(TINY, bands=tuple(range(data.n_bands)))
+    plain = plan_cv(data, TINY, k=2, seeds=(0, 1), root=tmp_path)
+    assert [j.key for j in plan_cv(data, every, k=2, seeds=(0, 1), root=tmp_path).jobs] == [j.key for j in plain.jobs]
+    fewer = replace(TINY, bands=tuple(range(data.n_bands - 1)))
+    assert not {j.key for j in plan_cv(data, fewer, k=2, seeds=(0,), root=tmp_path).jobs} & {j.key for j in plain.jobs}

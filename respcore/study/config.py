@@ -30,7 +30,6 @@ from ..train.grid import Executor, SerialExecutor, make_executor
 SYNTHETIC_FLAVOR = "icbhi"
 TASKS = ("multiclass", "binary")  # the tasks every results notebook runs (cycles or events)
 SPRSOUND_TASKS = {"multiclass": "1-2", "binary": "1-1", "record_binary": "2-1", "record_multiclass": "2-2"}
-GRID_PROGRESS_FILE = "grid-progress.json"  # under cache_dir: the job grid's progress, read by the runner
 T, R = TypeVar("T"), TypeVar("R")
 
 
@@ -153,6 +152,12 @@ def synthetic_corpus(profile: str, root: str | Path, seed: int = 0) -> tuple[Pat
     return Path(path), truth
 
 
+def grid_progress_file(cache_dir: str | Path, notebook: str) -> Path:
+    """Where a notebook's job grid writes its progress (read by the runner's bar): one file per notebook,
+    since the runner may run several notebooks at once."""
+    return Path(cache_dir) / f"grid-progress-{notebook}.json"
+
+
 def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: int = 0, folds: int = 0,
           seeds: int = 0, device: str = "auto", out_dir: str = "results", cache_dir: str = "cache",
           real_dir: str = "results/real", workers: int = 1, address: str = "") -> Study:
@@ -188,7 +193,7 @@ def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: 
     device = str(resolve_device(device))
     gpus = (1.0 if prof.width >= 1 else 0.25) if device == "cuda" else 0.0
     executor = make_executor(workers, address=address or None, cpus_per_job=prof.threads or 1, gpus_per_job=gpus,
-                             progress_file=Path(cache_dir) / GRID_PROGRESS_FILE)
+                             progress_file=grid_progress_file(cache_dir, notebook))
     study = Study(notebook=notebook, dataset=dataset, data_root=Path(root).resolve(), profile=prof,
                   device=device, out=out.resolve(), cache_dir=Path(cache_dir).resolve(),
                   real_dir=Path(real_dir).resolve(), executor=executor)

@@ -4,9 +4,10 @@
 
 Steps: (1) for ``--dataset synthetic`` with no data root, generate the built-in corpus (cached on disk);
 (2) execute each notebook of ``notebooks/`` with papermill into ``book/``, passing the same flat
-parameters to all; any failure stops the study, and the failed notebook is moved out of ``book/`` so
-that no page with a traceback can ever be rendered; (3) ``jupyter-book build book``; (4) print where
-the HTML is. Results of each notebook land in ``<out-dir>/<notebook>/``.
+parameters to all, one at a time or ``at_once`` side by side (``NEEDS``); any failure stops the study,
+and the failed notebook is moved out of ``book/`` so that no page with a traceback can ever be rendered;
+(3) ``jupyter-book build book``; (4) print where the HTML is. Results of each notebook land in
+``<out-dir>/<notebook>/``.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from traitlets.config import Config
 from ..datasets import DATASETS
 from ..fileio import read_json
 from ..profiles import PROFILES
-from .config import GRID_PROGRESS_FILE, synthetic_corpus
+from .config import grid_progress_file, synthetic_corpus
 from .dynamic import OPEN_QUESTIONS, open_questions
 
 # Execution order; the scorecard reads every other notebook's results, so it runs last.
@@ -38,6 +39,24 @@ NOTEBOOKS: tuple[str, ...] = (
     "07_beyond_paper", "08_real_data", "09_open_questions", "scorecard",
 )
 DEVICES = ("auto", "cpu", "cuda")
+# What a notebook waits for when notebooks run side by side (``--at-once``). 03's all-band rounds are 02's
+# multiclass CNN-TSA, and 05's binary one is 03's; 05 also reads 03's FBS summary; 07 reuses 02's CNN-TSA,
+# 03's IS and 04's age models; 09 reuses 03's IS (beside those pages they would train the same runs a
+# second time); the scorecard reads every page. The others share no training with each other (checked
+# on the run cache of a cpu-profile study).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "03_band_retention": ("02_tsa_placement",),
+    "05_sota": ("02_tsa_placement", "03_band_retention"),
+    "07_beyond_paper": ("02_tsa_placement", "03_band_retention", "04_age"),
+    "09_open_questions": ("03_band_retention",),
+    "scorecard": NOTEBOOKS[:-1],
+}
+# Which ready notebook starts first: those others wait for, the longest first (03, 09 and 07 each take a
+# quarter of the cpu-profile study), then the rest.
+START_ORDER: tuple[str, ...] = (
+    "02_tsa_placement", "03_band_retention", "09_open_questions", "07_beyond_paper", "04_age", "05_sota",
+    "06_model_agnostic", "01_data", "08_real_data", "scorecard",
+)
 
 
 class StudyError(RuntimeError):
@@ -66,6 +85,7 @@ class StudyConfig:
     verbose: bool = False  # stream each notebook's cell output (tqdm bars included) to the terminal
     questions: str = "both"  # notebook 09: "both" open questions, or one of OPEN_QUESTIONS per sitting
     static_from: str = ""  # notebook 09: a folder of notebook 03's results whose IS selections it reuses
+    at_once: int = 1  # notebooks side by side on the grid (their kernels' own work competes with its workers)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -78,7 +98,9 @@ class StudyConfig:
             raise ValueError(f"dataset {self.dataset!r} needs --data-root (the folder you downloaded)")
         for n in ("epochs", "folds", "seeds", "workers"):
             if getattr(self, n) < 0:
-                raise ValueError(f"{n} must be >= 0 (0 means the profile's value)")
+                raise ValueError(f"{n} must be >= 0 (0 means the default)")
+        if self.at_once < 1:
+            raise ValueError(f"at_once must be >= 1 (notebooks side by side), got {self.at_once}")
         open_questions(self.questions)  # raises on an unknown choice
         if self.static_from and not self.path(self.static_from).is_dir():
             raise ValueError(f"--static-from {self.path(self.static_from)} is not a folder (notebook 03's results)")
@@ -128,18 +150,18 @@ def prepare_data(cfg: StudyConfig) -> str:
     return str(path)
 
 
-def run_notebook(name: str, cfg: StudyConfig, params: dict) -> Path:
+def run_notebook(name: str, cfg: StudyConfig, params: dict, bar: int = 0) -> Path:
     """Execute ``notebooks/<name>.ipynb`` into ``book/<name>.ipynb``; raise ``StudyError`` if it fails.
 
-    The kernel talks to papermill over local IPC sockets (not TCP); a bar over the job grid shows the
-    notebook's trainings (done / total, in flight, ETA)."""
+    The kernel talks to papermill over local IPC sockets (not TCP); a bar (terminal line ``bar``) over
+    the job grid shows the notebook's trainings (done / total, in flight, ETA)."""
     src = cfg.root / "notebooks" / f"{name}.ipynb"
     dst = cfg.root / "book" / f"{name}.ipynb"
     if not src.is_file():
         raise StudyError(f"notebook {src} is missing")
-    progress = cfg.path(cfg.cache_dir) / GRID_PROGRESS_FILE
+    progress = grid_progress_file(cfg.path(cfg.cache_dir), name)
     progress.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="respcore-kernel-") as sockets, GridWatcher(progress, name) as grid:
+    with tempfile.TemporaryDirectory(prefix="respcore-kernel-") as sockets, GridWatcher(progress, name, bar) as grid:
         kernel = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
         try:
             pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cfg.root), kernel_name="python3",
@@ -163,8 +185,8 @@ class GridWatcher:
     """Shows the job grid's progress file (written by the notebook's executor) as one bar in this
     terminal while a notebook runs."""
 
-    def __init__(self, path: Path, name: str) -> None:
-        self.path, self.name = path, name
+    def __init__(self, path: Path, name: str, position: int = 0) -> None:
+        self.path, self.name, self.position = path, name, position
         self.done = self.total = self.cached = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -191,7 +213,8 @@ class GridWatcher:
         except (OSError, ValueError):
             return
         if self._bar is None:
-            self._bar = tqdm(total=0, desc=f"{self.name} trainings", unit="job", file=sys.stderr)
+            self._bar = tqdm(total=0, desc=f"{self.name} trainings", unit="job", file=sys.stderr,
+                             position=self.position, leave=False)
         self.cached = int(state.get("cached", 0))
         self._bar.total = self.total = int(state["total"])
         self._bar.n = self.done = int(state["done"])
@@ -243,6 +266,54 @@ def start_grid(cfg: StudyConfig) -> tuple[str, bool]:
     return context.address_info["gcs_address"], True
 
 
+def ready_notebooks(todo: list[str], done: set[str], selected: tuple[str, ...],
+                    order: tuple[str, ...] = START_ORDER) -> list[str]:
+    """The notebooks of ``todo`` whose ``NEEDS`` among ``selected`` are all ``done``, in ``order``."""
+    ready = [n for n in todo if all(d in done for d in NEEDS.get(n, ()) if d in selected)]
+    return sorted(ready, key=order.index)
+
+
+def run_notebooks(cfg: StudyConfig, params: dict) -> None:
+    """Run ``cfg.notebooks``, up to ``cfg.at_once`` side by side (threads, one kernel each), a notebook
+    starting once what it ``NEEDS`` has finished. A failure starts nothing new; the notebooks still
+    running finish (their results stay), then the first error is raised."""
+    slots = max(1, cfg.at_once)
+    order = START_ORDER if slots > 1 else NOTEBOOKS  # one at a time: the book's order
+    todo, done, free = list(cfg.notebooks), set(), list(range(slots))
+    errors: list[BaseException] = []
+    changed = threading.Condition()
+    n_total, started = len(todo), 0
+
+    def work(name: str, bar: int, number: int) -> None:
+        t0 = time.time()
+        try:
+            run_notebook(name, cfg, cfg.notebook_parameters(name, params), bar=bar)
+            _log(f"[{number}/{n_total}] {name} done in {time.time() - t0:.0f} s")
+        except BaseException as err:  # handed to the main thread, which raises it
+            errors.append(err)
+        finally:
+            with changed:
+                done.add(name)
+                free.append(bar)
+                changed.notify()
+
+    with changed:
+        while True:
+            ready = [] if errors else ready_notebooks(todo, done, cfg.notebooks, order)
+            for name in ready[:len(free)]:
+                todo.remove(name)
+                started += 1
+                _log(f"[{started}/{n_total}] notebooks/{name}.ipynb -> book/{name}.ipynb")
+                threading.Thread(target=work, args=(name, free.pop(0), started), daemon=True).start()
+            if len(free) == slots:  # nothing running
+                if errors or not todo:
+                    break
+                raise StudyError(f"notebooks {todo} wait for each other (see NEEDS)")
+            changed.wait()
+    if errors:
+        raise errors[0]
+
+
 def run_study(cfg: StudyConfig) -> Path | None:
     """Run the study; returns the HTML index (None when ``build_book`` is off)."""
     start = time.time()
@@ -253,11 +324,7 @@ def run_study(cfg: StudyConfig) -> Path | None:
     _log(f"profile={cfg.profile} dataset={cfg.dataset} device={cfg.device} workers={cfg.workers or os.cpu_count()} "
          f"({grid}) results -> {cfg.results}")
     try:
-        for i, name in enumerate(cfg.notebooks, 1):
-            t0 = time.time()
-            _log(f"[{i}/{len(cfg.notebooks)}] notebooks/{name}.ipynb -> book/{name}.ipynb")
-            run_notebook(name, cfg, cfg.notebook_parameters(name, params))
-            _log(f"[{i}/{len(cfg.notebooks)}] {name} done in {time.time() - t0:.0f} s")
+        run_notebooks(cfg, params)
     finally:  # Ctrl-C or a failure: stop the workers; finished runs stay in the run cache
         if started:
             import ray
@@ -296,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--static-from", default="", help="notebook 09 reuses the IS selections notebook 03 saved in "
                    "this folder (e.g. a committed snapshot's 03_band_retention) instead of rerunning them; checked "
                    "against this study's settings and data")
-    p.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks (in study order)")
+    p.add_argument("--only", nargs="+", choices=NOTEBOOKS,
+                   help="run only these notebooks (a page waits for the pages it reads only when those run too)")
+    p.add_argument("--at-once", type=int, default=1, help="notebooks side by side on the grid, each starting once "
+                   "the pages it reads have finished: for grids with more workers than a notebook keeps busy (on 2 "
+                   "cores one notebook keeps them 94 %% busy, and two were 7 %% slower)")
     p.add_argument("--no-book", action="store_true", help="run the notebooks but do not build the book")
     p.add_argument("-v", "--verbose", action="store_true", help="stream notebook output to the terminal")
     a = p.parse_args(argv)
@@ -306,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                           epochs=a.epochs, folds=a.folds, seeds=a.seeds, root=Path(a.root),
                           out_dir=a.out_dir, cache_dir=a.cache_dir, real_dir=a.real_dir, workers=a.workers,
                           address=a.address, notebooks=notebooks, build_book=not a.no_book, verbose=a.verbose,
-                          questions=a.questions, static_from=a.static_from)
+                          questions=a.questions, static_from=a.static_from, at_once=a.at_once)
         index = run_study(cfg)
     except (ValueError, StudyError) as err:
         print(f"study failed: {err}", file=sys.stderr)

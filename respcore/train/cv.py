@@ -100,6 +100,8 @@ def plan_cv(data: FeatureSet, config: TrainConfig, *, k: int, seeds: Sequence[in
     (``TrainConfig.init_run``). Its folds must put every patient the two share in the same fold, so
     that no validation patient's items ever trained the starting model.
     """
+    if config.bands is not None and tuple(config.bands) == tuple(data.kept_bands):
+        config = replace(config, bands=None)  # the data's own bands in their order: one training, one key
     data = with_config_bands(data, config)
     tests = {name: with_config_bands(d, config) for name, d in as_tests(tests).items()}
     folds = check_folds(folds, len(data), k) if folds is not None else make_folds(data, k, fold_seed)
