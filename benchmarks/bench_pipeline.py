@@ -192,6 +192,50 @@ def bench_peak_memory(s: Settings) -> list[dict]:
     return rows
 
 
+def bench_attributions(s: Settings) -> list[dict]:
+    """Same-run speed-up of an IS round's attribution step with one thread per fold model (as
+    ``respcore.fbs`` runs it) against one fold model after the other, each torch op on the profile's
+    threads: Grad-CAM of the CNN-TSA and Integrated Gradients of the transformer, 5 untrained fold models
+    of the training profile on ``val_items`` random log-Mels each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from respcore.attribution import band_attributions
+    from respcore.train import TrainConfig
+    from respcore.train.loop import num_threads
+
+    config = TrainConfig.from_profile(s.train_profile)
+    mel = respcore.get_profile(s.train_profile).mel()
+    val = random_features(s.val_items, mel, seed=1)
+    workers = min(5, os.cpu_count() or 1)
+    rows = []
+    for backbone, tsa, method in (("cnn6", config.tsa, "gradcam"), ("transformer", "none", "ig")):
+        torch.manual_seed(0)
+        models = [respcore.build_model(backbone, s.n_classes, n_bands=mel.n_mels, tsa=tsa, width=config.width,
+                                       n_frames=mel.n_frames) for _ in range(5)]
+
+        def one(model: torch.nn.Module, method: str = method) -> torch.Tensor:
+            return band_attributions(model, val, method, batch_size=config.batch_size)
+
+        def serial(models: list = models) -> None:
+            for m in models:
+                one(m)
+
+        def threads(models: list = models) -> None:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(one, models))
+
+        with num_threads(config.num_threads):
+            timings, rounds = time_interleaved({"serial": serial, "threads": threads}, warmup=s.warmup,
+                                               repeats=s.repeats)
+        rows.append(row("attributions", f"{method}, {backbone}: {workers} threads", "speedup_vs_serial",
+                        median_ratio(rounds, "serial", "threads"), "x", device="cpu", batch=config.batch_size,
+                        load1=timings["threads"].load1,
+                        note=f"5 fold models x {s.val_items} items; median {timings['serial'].median_s:.2f} s serial, "
+                             f"{timings['threads'].median_s:.2f} s threaded; profile {s.train_profile}, "
+                             f"{config.num_threads or torch.get_num_threads()} torch thread(s) each"))
+    return rows
+
+
 def bench_fbs(s: Settings) -> list[dict]:
     """Wall time and trainings of IS versus BS on one small corpus, each with its own fresh run cache.
 

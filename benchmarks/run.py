@@ -27,7 +27,8 @@ import torch
 # run as a script, this folder is on sys.path: the benchmark's own modules import as top-level names
 from bench_models import (bench_band_scaling, bench_gate, bench_inference, bench_speed_options, bench_train_options,
                           row)
-from bench_pipeline import bench_cache, bench_fbs, bench_log_mel, bench_peak_memory, bench_training
+from bench_pipeline import (bench_attributions, bench_cache, bench_fbs, bench_log_mel, bench_peak_memory,
+                            bench_training)
 from settings import Settings
 from timing import load1, machine_info
 
@@ -46,6 +47,7 @@ SECTIONS: dict[str, Callable[[Settings], list[dict]]] = {
     "training": bench_training,
     "memory": bench_peak_memory,
     "fbs": bench_fbs,
+    "attributions": bench_attributions,
 }
 
 

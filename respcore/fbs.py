@@ -19,7 +19,9 @@ when each ran, plus attribution time), so IS and BS can be compared. Both return
 """
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -227,20 +229,24 @@ class _Selection:
                      ig_steps: int) -> Tensor:
         """(len(cv.fits), C, len(bands)) attributions of each fold model on its validation fold."""
         data = self.data.with_bands(bands)
-        out = []
-        with num_threads(self.config.num_threads):
-            for j, fit in enumerate(cv.fits):
-                # cached next to the run's weights: a rebuilt study does not recompute them
-                cache = fit.path / f"attributions-{stable_hash([method, layer, ig_steps], 8)}.json"
-                if cache.is_file():
-                    out.append(torch.tensor(read_json(cache), dtype=torch.float32))
-                    continue
-                val = data.subset(self.folds[j % len(self.folds)][1])
-                a = band_attributions(fit.model, val, method, layer=layer, ig_steps=ig_steps,
-                                      batch_size=self.config.batch_size)  # (C, len(bands))
-                write_json(cache, a.tolist())
-                out.append(a)
-        return torch.stack(out)
+
+        def one(j: int) -> Tensor:
+            fit = cv.fits[j]
+            # cached next to the run's weights: a rebuilt study does not recompute them
+            cache = fit.path / f"attributions-{stable_hash([method, layer, ig_steps], 8)}.json"
+            if cache.is_file():
+                return torch.tensor(read_json(cache), dtype=torch.float32)
+            val = data.subset(self.folds[j % len(self.folds)][1])
+            a = band_attributions(fit.model, val, method, layer=layer, ig_steps=ig_steps,
+                                  batch_size=self.config.batch_size)  # (C, len(bands))
+            write_json(cache, a.tolist())
+            return a
+
+        # the fold models are independent: one thread each (torch releases the GIL), so the cores that the
+        # grid leaves idle while a round waits for its attributions share the work
+        with num_threads(self.config.num_threads), \
+                ThreadPoolExecutor(max_workers=max(1, min(len(cv.fits), os.cpu_count() or 1))) as pool:
+            return torch.stack(list(pool.map(one, range(len(cv.fits)))))
 
     def record(self, rec: dict, patience: int | None) -> bool:
         """Append a round; True when the patience rule says stop."""

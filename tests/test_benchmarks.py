@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # sections as they appear in the rows (the channels-last band scaling writes band_scaling rows)
-SECTIONS = {"inference", "band_scaling", "gate", "speed_options", "train_options", "log_mel", "cache", "training", "memory", "fbs"}
+SECTIONS = {"inference", "band_scaling", "gate", "speed_options", "train_options", "log_mel", "cache", "training", "memory", "fbs", "attributions"}
 
 
 @pytest.fixture(scope="module")
