@@ -193,13 +193,11 @@ def bench_peak_memory(s: Settings) -> list[dict]:
 
 
 def bench_attributions(s: Settings) -> list[dict]:
-    """Same-run speed-up of an IS round's attribution step with one thread per fold model (as
-    ``respcore.fbs`` runs it) against one fold model after the other, each torch op on the profile's
-    threads: Grad-CAM of the CNN-TSA and Integrated Gradients of the transformer, 5 untrained fold models
-    of the training profile on ``val_items`` random log-Mels each."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from respcore.attribution import band_attributions
+    """Same-run speed-up of an IS round's attribution step (``band_attributions_many``, as ``respcore.fbs``
+    runs it) with one thread per fold model against one fold model after the other (``threads=1``), each
+    torch op on the profile's threads: Grad-CAM of the CNN-TSA and Integrated Gradients of the transformer,
+    5 untrained fold models of the training profile on ``val_items`` random log-Mels each."""
+    from respcore.attribution import band_attributions_many
     from respcore.train import TrainConfig
     from respcore.train.loop import num_threads
 
@@ -212,17 +210,13 @@ def bench_attributions(s: Settings) -> list[dict]:
         torch.manual_seed(0)
         models = [respcore.build_model(backbone, s.n_classes, n_bands=mel.n_mels, tsa=tsa, width=config.width,
                                        n_frames=mel.n_frames) for _ in range(5)]
+        items = [(m, val) for m in models]
 
-        def one(model: torch.nn.Module, method: str = method) -> torch.Tensor:
-            return band_attributions(model, val, method, batch_size=config.batch_size)
+        def serial(items: list = items, method: str = method) -> None:
+            band_attributions_many(items, method, batch_size=config.batch_size, threads=1)
 
-        def serial(models: list = models) -> None:
-            for m in models:
-                one(m)
-
-        def threads(models: list = models) -> None:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(one, models))
+        def threads(items: list = items, method: str = method) -> None:
+            band_attributions_many(items, method, batch_size=config.batch_size, threads=workers)
 
         with num_threads(config.num_threads):
             timings, rounds = time_interleaved({"serial": serial, "threads": threads}, warmup=s.warmup,

@@ -10,7 +10,9 @@ Each is averaged over time and over the samples of a class, then normalized to s
 """
 from __future__ import annotations
 
-from typing import Callable
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +73,21 @@ def band_attributions(model: nn.Module, data: FeatureSet, method: str = "gradcam
     finally:
         model.train(was_training)
     return _normalize(torch.stack(rows))  # (C, F)
+
+
+def band_attributions_many(items: Sequence[tuple[nn.Module, FeatureSet]], method: str = "gradcam", *,
+                           layer: int | None = None, batch_size: int = 64, ig_steps: int = 16,
+                           threads: int | None = None) -> list[Tensor]:
+    """``band_attributions`` of several independent (model, data) pairs (an IS round's fold models on their
+    validation folds), one thread each, up to ``threads`` at once (None: the machine's cores; 1: one after
+    the other). Torch releases the GIL, so the pairs share the cores; each op keeps the caller's torch threads.
+
+    Returns: one (n_classes, n_bands) tensor per pair, in the order of ``items``.
+    """
+    workers = max(1, min(len(items), threads or os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda item: band_attributions(item[0], item[1], method, layer=layer,
+                                                            batch_size=batch_size, ig_steps=ig_steps), items))
 
 
 def _method(model: nn.Module, method: str, layer: int | None, data: FeatureSet, ig_steps: int,

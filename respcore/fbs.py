@@ -19,9 +19,7 @@ when each ran, plus attribution time), so IS and BS can be compared. Both return
 """
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -30,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .attribution import METHODS, band_attributions
+from .attribution import METHODS, band_attributions, band_attributions_many
 from .band_selection import BandSelection
 from .datasets.base import FeatureSet
 from .fileio import read_json, stable_hash, write_json
@@ -229,24 +227,19 @@ class _Selection:
                      ig_steps: int) -> Tensor:
         """(len(cv.fits), C, len(bands)) attributions of each fold model on its validation fold."""
         data = self.data.with_bands(bands)
-
-        def one(j: int) -> Tensor:
-            fit = cv.fits[j]
-            # cached next to the run's weights: a rebuilt study does not recompute them
-            cache = fit.path / f"attributions-{stable_hash([method, layer, ig_steps], 8)}.json"
-            if cache.is_file():
-                return torch.tensor(read_json(cache), dtype=torch.float32)
-            val = data.subset(self.folds[j % len(self.folds)][1])
-            a = band_attributions(fit.model, val, method, layer=layer, ig_steps=ig_steps,
-                                  batch_size=self.config.batch_size)  # (C, len(bands))
-            write_json(cache, a.tolist())
-            return a
-
-        # the fold models are independent: one thread each (torch releases the GIL), so the cores that the
-        # grid leaves idle while a round waits for its attributions share the work
-        with num_threads(self.config.num_threads), \
-                ThreadPoolExecutor(max_workers=max(1, min(len(cv.fits), os.cpu_count() or 1))) as pool:
-            return torch.stack(list(pool.map(one, range(len(cv.fits)))))
+        # cached next to the run's weights: a rebuilt study does not recompute them
+        caches = [fit.path / f"attributions-{stable_hash([method, layer, ig_steps], 8)}.json" for fit in cv.fits]
+        todo = [j for j, cache in enumerate(caches) if not cache.is_file()]
+        # the fold models are independent: in threads, so the cores that the grid leaves idle while a round
+        # waits for its attributions share the work
+        with num_threads(self.config.num_threads):
+            fresh = dict(zip(todo, band_attributions_many(
+                [(cv.fits[j].model, data.subset(self.folds[j % len(self.folds)][1])) for j in todo], method,
+                layer=layer, ig_steps=ig_steps, batch_size=self.config.batch_size)))  # {j: (C, len(bands))}
+        for j, a in fresh.items():
+            write_json(caches[j], a.tolist())
+        return torch.stack([fresh[j] if j in fresh else torch.tensor(read_json(cache), dtype=torch.float32)
+                            for j, cache in enumerate(caches)])
 
     def record(self, rec: dict, patience: int | None) -> bool:
         """Append a round; True when the patience rule says stop."""

@@ -7,7 +7,9 @@ import torch
 from planted import planted_featureset
 from respcore.fbs import (BandSelection, abnormal_classes, backward_selection, band_attributions,
                           importance_scores, importance_selection, recovery)
+from respcore.attribution import band_attributions_many
 from respcore.flops import count_flops
+from respcore.models import build_model
 from respcore.train import TrainConfig, fit
 
 PLANTED = (20, 21, 22, 23)
@@ -99,6 +101,16 @@ def test_band_attributions_shape_and_normalization(corpus, model, method, layer)
     one_class = corpus.subset(range(0, 96, 2))  # all label 0: class 1 has no sample
     assert band_attributions(model, one_class, method, layer=layer, ig_steps=4)[1].isnan().all()
     assert model.training is False
+
+
+def test_attributions_of_several_models_in_threads_equal_one_after_another(corpus, model):
+    other = build_model("cnn6", corpus.n_classes, corpus.n_bands, "post", width=0.125)
+    items = [(model, corpus.subset(range(0, 96, 3))), (other, corpus.subset(range(1, 96, 3)))]
+    serial = [band_attributions(m, d, "gradcam", batch_size=16) for m, d in items]
+    for threads in (1, 2):
+        got = band_attributions_many(items, "gradcam", batch_size=16, threads=threads)
+        assert all(torch.equal(a, b) for a, b in zip(got, serial))
+    assert band_attributions_many([], "gradcam") == []
 
 
 def test_importance_selection_recovers_planted_bands(corpus, root):

@@ -277,7 +277,7 @@ def run_notebooks(cfg: StudyConfig, params: dict) -> None:
     """Run ``cfg.notebooks``, up to ``cfg.at_once`` side by side (threads, one kernel each), a notebook
     starting once what it ``NEEDS`` has finished. A failure starts nothing new; the notebooks still
     running finish (their results stay), then the first error is raised."""
-    slots = max(1, cfg.at_once)
+    slots = cfg.at_once  # >= 1, checked by StudyConfig
     order = START_ORDER if slots > 1 else NOTEBOOKS  # one at a time: the book's order
     todo, done, free = list(cfg.notebooks), set(), list(range(slots))
     errors: list[BaseException] = []
