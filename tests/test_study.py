@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from respcore import study as ex
-from respcore.study import plots, published, runner, scorecard
+from respcore.study import pages, plots, published, runner, scorecard
 from respcore.fileio import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,9 +100,8 @@ def test_failed_notebook_fails_the_study_and_leaves_no_page(tmp_path: Path) -> N
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('boom in ' + profile)")]
     nbformat.write(nb, tmp_path / "notebooks" / "01_data.ipynb")
-    cfg = runner.StudyConfig(profile="smoke", root=tmp_path, notebooks=("01_data",))
-    with pytest.raises(runner.StudyError, match="notebook 01_data failed"):
-        runner.run_notebook("01_data", cfg, {"profile": "smoke"})
+    with pytest.raises(pages.StudyError, match="notebook 01_data failed"):
+        pages.run_notebook("01_data", root=tmp_path, cache_dir=tmp_path / "cache", params={"profile": "smoke"})
     assert not (tmp_path / "book" / "01_data.ipynb").exists(), "a failed notebook must not reach the book"
     failed = nbformat.read(tmp_path / "_build" / "failed" / "01_data.ipynb", as_version=4)
     assert "boom in smoke" in json.dumps(failed.cells[-1].outputs), "the injected parameter reached the kernel"

@@ -4,8 +4,7 @@
 
 Steps: (1) for ``--dataset synthetic`` with no data root, generate the built-in corpus (cached on disk);
 (2) execute each notebook of ``notebooks/`` with papermill into ``book/``, passing the same flat
-parameters to all, one at a time or ``at_once`` side by side (``NEEDS``); any failure stops the study,
-and the failed notebook is moved out of ``book/`` so that no page with a traceback can ever be rendered;
+parameters to all, one at a time or ``at_once`` side by side (``pages``); any failure stops the study;
 (3) ``jupyter-book build book``; (4) print where the HTML is. Results of each notebook land in
 ``<out-dir>/<notebook>/``.
 """
@@ -16,51 +15,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-import papermill as pm
-from tqdm.auto import tqdm
-from traitlets.config import Config
-
 from ..datasets import DATASETS
-from ..fileio import read_json
 from ..profiles import PROFILES
-from .config import grid_progress_file, synthetic_corpus
+from .config import synthetic_corpus
 from .dynamic import OPEN_QUESTIONS, open_questions
+from .pages import NOTEBOOKS, StudyError, log, run_notebook, run_notebooks
 
-# Execution order; the scorecard reads every other notebook's results, so it runs last.
-NOTEBOOKS: tuple[str, ...] = (
-    "01_data", "02_tsa_placement", "03_band_retention", "04_age", "05_sota", "06_model_agnostic",
-    "07_beyond_paper", "08_real_data", "09_open_questions", "scorecard",
-)
 DEVICES = ("auto", "cpu", "cuda")
-# What a notebook waits for when notebooks run side by side (``--at-once``). 03's all-band rounds are 02's
-# multiclass CNN-TSA, and 05's binary one is 03's; 05 also reads 03's FBS summary; 07 reuses 02's CNN-TSA,
-# 03's IS and 04's age models; 09 reuses 03's IS (beside those pages they would train the same runs a
-# second time); the scorecard reads every page. The others share no training with each other (checked
-# on the run cache of a cpu-profile study).
-NEEDS: dict[str, tuple[str, ...]] = {
-    "03_band_retention": ("02_tsa_placement",),
-    "05_sota": ("02_tsa_placement", "03_band_retention"),
-    "07_beyond_paper": ("02_tsa_placement", "03_band_retention", "04_age"),
-    "09_open_questions": ("03_band_retention",),
-    "scorecard": NOTEBOOKS[:-1],
-}
-# Which ready notebook starts first: those others wait for, the longest first (03, 09 and 07 each take a
-# quarter of the cpu-profile study), then the rest.
-START_ORDER: tuple[str, ...] = (
-    "02_tsa_placement", "03_band_retention", "09_open_questions", "07_beyond_paper", "04_age", "05_sota",
-    "06_model_agnostic", "01_data", "08_real_data", "scorecard",
-)
-
-
-class StudyError(RuntimeError):
-    """A step of the study failed; the message names the step and where to look."""
 
 
 @dataclass
@@ -133,10 +98,6 @@ class StudyConfig:
                 "static_from": str(self.path(self.static_from)) if self.static_from else ""}
 
 
-def _log(msg: str) -> None:
-    print(f"[study {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def prepare_data(cfg: StudyConfig) -> str:
     """The data root every notebook reads: the user's folder, or the generated synthetic corpus."""
     if cfg.dataset != "synthetic" or cfg.data_root:
@@ -144,92 +105,10 @@ def prepare_data(cfg: StudyConfig) -> str:
         if not root.is_dir():
             raise StudyError(f"data root {root} is not a folder")
         return str(root)
-    _log(f"generating the built-in synthetic corpus for profile {cfg.profile!r} (cached)")
+    log(f"generating the built-in synthetic corpus for profile {cfg.profile!r} (cached)")
     path, _ = synthetic_corpus(cfg.profile, root=cfg.path(cfg.cache_dir) / "synthetic")
-    _log(f"corpus at {path}")
+    log(f"corpus at {path}")
     return str(path)
-
-
-def run_notebook(name: str, cfg: StudyConfig, params: dict, bar: int = 0) -> Path:
-    """Execute ``notebooks/<name>.ipynb`` into ``book/<name>.ipynb``; raise ``StudyError`` if it fails.
-
-    The kernel talks to papermill over local IPC sockets (not TCP); a bar (terminal line ``bar``) over
-    the job grid shows the notebook's trainings (done / total, in flight, ETA)."""
-    src = cfg.root / "notebooks" / f"{name}.ipynb"
-    dst = cfg.root / "book" / f"{name}.ipynb"
-    if not src.is_file():
-        raise StudyError(f"notebook {src} is missing")
-    progress = grid_progress_file(cfg.path(cfg.cache_dir), name)
-    progress.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="respcore-kernel-") as sockets, GridWatcher(progress, name, bar) as grid:
-        kernel = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
-        try:
-            pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cfg.root), kernel_name="python3",
-                                language="python", progress_bar=False, log_output=cfg.verbose, report_mode=False,
-                                config=kernel)
-        except Exception as err:  # papermill's execution error, a dead kernel, a bad parameter ...
-            failed = cfg.root / "_build" / "failed" / f"{name}.ipynb"
-            failed.parent.mkdir(parents=True, exist_ok=True)
-            where = "no executed copy was written"
-            if dst.exists():
-                shutil.move(str(dst), str(failed))  # never leave a traceback page for the book to render
-                where = f"executed copy with the error: {failed}"
-            raise StudyError(f"notebook {name} failed; {where}\n{err}") from err
-    if grid.total:
-        _log(f"{name}: {grid.done} of {grid.total} trainings, {grid.cached} of them from the run cache")
-    _hide_parameter_cells(dst)
-    return dst
-
-
-class GridWatcher:
-    """Shows the job grid's progress file (written by the notebook's executor) as one bar in this
-    terminal while a notebook runs."""
-
-    def __init__(self, path: Path, name: str, position: int = 0) -> None:
-        self.path, self.name, self.position = path, name, position
-        self.done = self.total = self.cached = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._bar = None
-
-    def __enter__(self) -> "GridWatcher":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._read()
-        if self._bar is not None:
-            self._bar.close()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.5):
-            self._read()
-
-    def _read(self) -> None:
-        try:
-            state = read_json(self.path)
-        except (OSError, ValueError):
-            return
-        if self._bar is None:
-            self._bar = tqdm(total=0, desc=f"{self.name} trainings", unit="job", file=sys.stderr,
-                             position=self.position, leave=False)
-        self.cached = int(state.get("cached", 0))
-        self._bar.total = self.total = int(state["total"])
-        self._bar.n = self.done = int(state["done"])
-        self._bar.set_postfix(in_flight=state["running"], refresh=False)
-        self._bar.refresh()
-
-
-def _hide_parameter_cells(path: Path) -> None:
-    """Collapse the parameter cells in the book (each page's banner states the parameters in words)."""
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
-            tags.append("hide-input")
-    nbformat.write(nb, path)
 
 
 def build_book(root: Path) -> Path:
@@ -266,54 +145,6 @@ def start_grid(cfg: StudyConfig) -> tuple[str, bool]:
     return context.address_info["gcs_address"], True
 
 
-def ready_notebooks(todo: list[str], done: set[str], selected: tuple[str, ...],
-                    order: tuple[str, ...] = START_ORDER) -> list[str]:
-    """The notebooks of ``todo`` whose ``NEEDS`` among ``selected`` are all ``done``, in ``order``."""
-    ready = [n for n in todo if all(d in done for d in NEEDS.get(n, ()) if d in selected)]
-    return sorted(ready, key=order.index)
-
-
-def run_notebooks(cfg: StudyConfig, params: dict) -> None:
-    """Run ``cfg.notebooks``, up to ``cfg.at_once`` side by side (threads, one kernel each), a notebook
-    starting once what it ``NEEDS`` has finished. A failure starts nothing new; the notebooks still
-    running finish (their results stay), then the first error is raised."""
-    slots = cfg.at_once  # >= 1, checked by StudyConfig
-    order = START_ORDER if slots > 1 else NOTEBOOKS  # one at a time: the book's order
-    todo, done, free = list(cfg.notebooks), set(), list(range(slots))
-    errors: list[BaseException] = []
-    changed = threading.Condition()
-    n_total, started = len(todo), 0
-
-    def work(name: str, bar: int, number: int) -> None:
-        t0 = time.time()
-        try:
-            run_notebook(name, cfg, cfg.notebook_parameters(name, params), bar=bar)
-            _log(f"[{number}/{n_total}] {name} done in {time.time() - t0:.0f} s")
-        except BaseException as err:  # handed to the main thread, which raises it
-            errors.append(err)
-        finally:
-            with changed:
-                done.add(name)
-                free.append(bar)
-                changed.notify()
-
-    with changed:
-        while True:
-            ready = [] if errors else ready_notebooks(todo, done, cfg.notebooks, order)
-            for name in ready[:len(free)]:
-                todo.remove(name)
-                started += 1
-                _log(f"[{started}/{n_total}] notebooks/{name}.ipynb -> book/{name}.ipynb")
-                threading.Thread(target=work, args=(name, free.pop(0), started), daemon=True).start()
-            if len(free) == slots:  # nothing running
-                if errors or not todo:
-                    break
-                raise StudyError(f"notebooks {todo} wait for each other (see NEEDS)")
-            changed.wait()
-    if errors:
-        raise errors[0]
-
-
 def run_study(cfg: StudyConfig) -> Path | None:
     """Run the study; returns the HTML index (None when ``build_book`` is off)."""
     start = time.time()
@@ -321,10 +152,12 @@ def run_study(cfg: StudyConfig) -> Path | None:
     address, started = start_grid(cfg)
     params = cfg.parameters(data_root, address)
     grid = f"Ray cluster {address}" if address else "one training at a time, no Ray"
-    _log(f"profile={cfg.profile} dataset={cfg.dataset} device={cfg.device} workers={cfg.workers or os.cpu_count()} "
+    log(f"profile={cfg.profile} dataset={cfg.dataset} device={cfg.device} workers={cfg.workers or os.cpu_count()} "
          f"({grid}) results -> {cfg.results}")
     try:
-        run_notebooks(cfg, params)
+        run_notebooks(cfg.notebooks, lambda name, bar: run_notebook(
+            name, root=cfg.root, cache_dir=cfg.path(cfg.cache_dir), params=cfg.notebook_parameters(name, params),
+            verbose=cfg.verbose, bar=bar), at_once=cfg.at_once)
     finally:  # Ctrl-C or a failure: stop the workers; finished runs stay in the run cache
         if started:
             import ray
@@ -332,16 +165,17 @@ def run_study(cfg: StudyConfig) -> Path | None:
             ray.shutdown()
     index = None
     if cfg.build_book:
-        _log("building the book: jupyter-book build book")
+        log("building the book: jupyter-book build book")
         index = build_book(cfg.root)
-        _log(f"book built: {index}")
-    _log(f"study finished in {time.time() - start:.0f} s")
+        log(f"book built: {index}")
+    log(f"study finished in {time.time() - start:.0f} s")
     return index
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m respcore.study", description=__doc__.splitlines()[0],
-                                epilog="Real-data snapshots: python -m respcore.study snapshot {write,check,compare} --help")
+    p = argparse.ArgumentParser(
+        prog="python -m respcore.study", description=__doc__.splitlines()[0],
+        epilog="Real-data snapshots: python -m respcore.study snapshot {write,check,compare} --help")
     p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     p.add_argument("--dataset", default="synthetic", choices=DATASETS)
     p.add_argument("--data-root", default="", help="dataset folder; '' with synthetic generates the corpus")
