@@ -171,6 +171,15 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "title='Age-specific vs unified models (Table II)', data_label=study.data_label, "
                  "paper=ex.table2_paper())\nstudy.save_figure(fig, 'age_models')\n"
                  "study.save_table(table, 'table2_age')\ndisplay(table)"),
+        ("md", "## Where the one model for all errs, by age\n\nThe CNN-TSA of every fold x seed (page 2's) on each "
+               "age band's part of its held-out validation patients and of each test set, beside each set's age mix "
+               "(`share`: of its items of known age). A test set whose children are younger or older than the "
+               "training patients scores differently for that reason alone: the rows *validation, reweighted to "
+               "... 's ages* weight each validation item by its band's share in that test set over its share in "
+               "the validation fold (`respcore.age.age_shift_weights`; the test items' ages only, never their "
+               "labels), and show how much of the fall from validation to test the age mix explains."),
+        ("code", "errors = ex.errors_by_age(study, data)\nfig = plots.errors_by_age(errors, study.data_label)\n"
+                 "study.save_figure(fig, 'errors_by_age')\nstudy.save_table(errors, 'errors_by_age')\ndisplay(errors)"),
         ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
                "scores every pair on the same test items; the difference's 95 % interval decides, and an interval "
                "that contains 0 is undecided whatever the sign of the mean (the scorecard applies the paper's "

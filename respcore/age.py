@@ -132,6 +132,27 @@ def sample_groups(data: FeatureSet, bands: AgeBands = PAPER_BANDS) -> list[str |
     raise ValueError("feature set meta has no 'age' column: cannot route by age")
 
 
+def age_shift_weights(source: Sequence[str | None], target: Sequence[str | None],
+                      names: Sequence[str]) -> dict[str, float]:
+    """Importance weights that give ``source`` items the age mix of ``target``: for each band of ``names``,
+    its share of the target's items over its share of the source's (items of unknown age, None, count in
+    neither). Only the targets' ages are read, never their labels. A band the target has and the source
+    lacks gets NaN: no weighting of the source can stand in for it.
+
+    Example: ``age_shift_weights(["a", "a", "b", "b"], ["a", "b", "b", "b"], ["a", "b"]) == {"a": 0.5, "b": 1.5}``
+    """
+    src = pd.Series([g for g in source if g is not None], dtype=object)
+    tgt = pd.Series([g for g in target if g is not None], dtype=object)
+    if src.empty or tgt.empty:
+        raise ValueError(f"age_shift_weights: no item of known age in the {'source' if src.empty else 'target'}")
+    p_src, p_tgt = src.value_counts(normalize=True), tgt.value_counts(normalize=True)
+    out = {}
+    for name in names:
+        have, want = float(p_src.get(name, 0.0)), float(p_tgt.get(name, 0.0))
+        out[name] = want / have if have else (0.0 if not want else math.nan)
+    return out
+
+
 @dataclass
 class AgeModels:
     """Band and unified fits, the router built from them, and the cross table, for every repeat

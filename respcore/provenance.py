@@ -21,7 +21,7 @@ import torchaudio
 from . import __version__
 
 PROVENANCE_FIELDS = ("git_commit", "git_dirty", "source_sha1", "python", "torch", "torchaudio", "numpy", "respcore",
-                     "platform", "cpu_count", "torch_threads")
+                     "platform", "cpu", "cpu_capability", "cpu_count", "torch_threads")
 
 
 def release_fingerprint(paths: Iterable[str | Path], root: str | Path) -> dict:
@@ -99,6 +99,17 @@ def source_hash(package: str | Path | None = None) -> str:
     return h.hexdigest()[:16]
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``; elsewhere ``platform.processor()``, "" when unknown)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def environment() -> dict:
     """Code version and software versions of this process: the ``PROVENANCE_FIELDS``."""
     commit, dirty = git_commit()
@@ -113,6 +124,10 @@ def environment() -> dict:
         "respcore": __version__,
         "platform": platform.platform(),
         "accelerator": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        # the machine's CPU and the instruction set torch's kernels use: floating point differs between
+        # machines, so the same code, torch and seeds can give other fold models there (README, "Real data")
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }

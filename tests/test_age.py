@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from planted import planted_featureset
-from respcore.age import AgeRouter, sample_groups, train_age_models
+from respcore.age import CHILDHOOD_BANDS, AgeRouter, age_shift_weights, sample_groups, train_age_models
 from respcore.train import TrainConfig
 
 
@@ -117,3 +117,17 @@ def test_robustness_changes_the_age_the_router_reads_for_any_bands():
     assert adults["true age"]["routed"] == "pediatric 3, adult 3"
     assert adults["wrong age"]["routed"] == "pediatric 3, adult 3"  # child and adult swap
     assert adults["wrong age"]["AS"] != adults["true age"]["AS"]
+
+
+def test_age_shift_weights_give_the_source_the_targets_age_mix():
+    source = ["under 3"] * 2 + ["3 to 6"] * 6 + ["6 and over"] * 2 + [None] * 5  # unknown ages count nowhere
+    target = ["under 3"] * 5 + ["3 to 6"] * 4 + ["6 and over"] * 1
+    w = age_shift_weights(source, target, CHILDHOOD_BANDS.names)
+    assert w == pytest.approx({"under 3": 2.5, "3 to 6": 4 / 6, "6 and over": 0.5})
+    mix = {g: sum(w[g] for s in source if s == g) for g in CHILDHOOD_BANDS.names}  # weighted source counts
+    total = sum(mix.values())
+    assert {g: m / total for g, m in mix.items()} == pytest.approx({"under 3": 0.5, "3 to 6": 0.4, "6 and over": 0.1})
+    gap = age_shift_weights(["3 to 6"] * 3, ["under 3", "3 to 6"], CHILDHOOD_BANDS.names)
+    assert np.isnan(gap["under 3"]) and gap["6 and over"] == 0.0  # no source item can stand in for a toddler
+    with pytest.raises(ValueError, match="no item of known age in the target"):
+        age_shift_weights(["3 to 6"], [None, None], CHILDHOOD_BANDS.names)

@@ -113,6 +113,17 @@ def test_every_notebook_ran_and_saved_its_results(built: Path) -> None:
     page3 = pd.read_csv(built / "results" / "03_band_retention" / "planted_band_recovery.csv").query("method == 'IS'")
     paper = variants.query("classes == 'every class (paper)' and kept_by == 'best round (paper)'")
     assert sorted(paper["n_bands"]) == sorted(page3["n_kept"])
+    # page 4 scores page 2's CNN-TSA by age band: each set's bands add up to it, and validation is reweighted
+    # to every test set's age mix
+    errors = pd.read_csv(built / "results" / "04_age" / "errors_by_age.csv")
+    for where, rows in errors[~errors["set"].str.startswith("validation, reweighted")].groupby("set"):
+        bands = rows[rows["band"] != "all"]
+        assert bands["n"].sum() == rows.loc[rows["band"] == "all", "n"].item(), where
+        assert bands["share"].sum() == pytest.approx(1.0), where
+    assert set(errors["set"]) == {"validation (out of fold)", "test", "validation, reweighted to test's ages"}
+    page2 = pd.read_csv(built / "results" / "02_tsa_placement" / "table1_tsa_placement.csv").set_index("placement")
+    mine = errors.query("set == 'test' and band == 'all'")
+    assert mine["Score_icbhi"].item() == pytest.approx(page2.loc["post", "test_AS_mean"])  # the same fold models
 
 
 @pytest.mark.slow

@@ -19,13 +19,14 @@ from .headline import confusion_view, headline_table, headline_view, rates_view
 from .pairs import saved_pairs
 from .published import FIG2_PEAK_BANDS
 from .real import RealSnapshot, no_snapshot_note, real_confusion, real_headline, real_rates, real_snapshots
-from .tables import (age_table, claims_scorecard, sota_table, styled_scorecard, table2_paper, tsa_ablation,
-                     verdict_counts)
+from .tables import (age_table, claims_scorecard, errors_by_age, sota_table, styled_scorecard, table2_paper,
+                     tsa_ablation, verdict_counts)
 
 __all__ = ["plots", "FIG2_PEAK_BANDS", "FACTS", "DatasetFacts", "Study", "StudyData", "setup", "synthetic_corpus",
            "read_summary", "load_data", "all_meta", "band_centres", "band_evidence", "class_examples",
            "data_overview", "finish_data", "device_responses", "informative_bands", "planted_bands",
-           "tsa_ablation", "age_table", "table2_paper", "sota_table", "claims_scorecard", "styled_scorecard",
+           "tsa_ablation", "age_table", "errors_by_age", "table2_paper", "sota_table", "claims_scorecard",
+           "styled_scorecard",
            "verdict_counts", "band_retention", "selection_example", "model_agnostic", "attribution_agreement",
            "age_robustness", "lambda_sweep", "is_variants", "finish_beyond", "RealSnapshot", "real_snapshots",
            "no_snapshot_note", "band_recovery", "headline_table", "headline_view", "rates_view", "confusion_view",

@@ -29,12 +29,13 @@ NOTEBOOKS: tuple[str, ...] = (
     "07_beyond_paper", "08_real_data", "09_open_questions", "scorecard",
 )
 # What a notebook waits for when notebooks run side by side (``--at-once``). 03's all-band rounds are 02's
-# multiclass CNN-TSA, and 05's binary one is 03's; 05 also reads 03's FBS summary; 07 reuses 02's CNN-TSA,
-# 03's IS and 04's age models; 09 reuses 03's IS (beside those pages they would train the same runs a
-# second time); the scorecard reads every page. The others share no training with each other (checked
+# multiclass CNN-TSA, and 05's binary one is 03's; 04 scores 02's CNN-TSA by age; 05 also reads 03's FBS
+# summary; 07 reuses 02's CNN-TSA, 03's IS and 04's age models; 09 reuses 03's IS (beside those pages
+# they would train the same runs a second time); the scorecard reads every page. The others share no training with each other (checked
 # on the run cache of a cpu-profile study).
 NEEDS: dict[str, tuple[str, ...]] = {
     "03_band_retention": ("02_tsa_placement",),
+    "04_age": ("02_tsa_placement",),
     "05_sota": ("02_tsa_placement", "03_band_retention"),
     "07_beyond_paper": ("02_tsa_placement", "03_band_retention", "04_age"),
     "09_open_questions": ("03_band_retention",),

@@ -206,6 +206,13 @@ def grouped_bars(df: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, title:
     return fig
 
 
+def errors_by_age(df: pd.DataFrame, data_label: str) -> plt.Figure:
+    """Page 4's specificity of the one model for all on each age band of validation and of each test set,
+    and of validation reweighted to each test set's age mix (band "all")."""
+    return grouped_bars(df, x="band", y="Sp", hue="set", ylabel="specificity (%)",
+                        title="Where the one model for all errs: specificity by age band", data_label=data_label)
+
+
 def sota(df: pd.DataFrame, data_label: str) -> plt.Figure:
     """Horizontal bars of Score (%) per method; ours coloured by data (real / synthetic), published grey."""
     with _style():

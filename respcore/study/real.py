@@ -131,6 +131,9 @@ def _figures(tables: dict[str, dict[str, pd.DataFrame]], label: str) -> list[tup
                                  title="Age-specific vs unified models (Table II)", data_label=label,
                                  paper=table2_paper())
         out.append(("age_models", fig, age))
+    errors = tables.get("04_age", {}).get("errors_by_age")
+    if errors is not None:
+        out.append(("errors_by_age", plots.errors_by_age(errors, label), errors))
     sota = tables.get("05_sota", {}).get("sota")
     if sota is not None:
         out.append(("sota", plots.sota(sota, label), sota))
