@@ -110,6 +110,12 @@ def cpu_model() -> str:
     return platform.processor()
 
 
+def machine() -> dict:
+    """The CPU (``cpu``) and the instruction set torch's CPU kernels use (``cpu_capability``). Floating point
+    differs between machines, so the same code, torch and seeds can train other models on another one."""
+    return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
 def environment() -> dict:
     """Code version and software versions of this process: the ``PROVENANCE_FIELDS``."""
     commit, dirty = git_commit()
@@ -124,10 +130,7 @@ def environment() -> dict:
         "respcore": __version__,
         "platform": platform.platform(),
         "accelerator": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        # the machine's CPU and the instruction set torch's kernels use: floating point differs between
-        # machines, so the same code, torch and seeds can give other fold models there (README, "Real data")
-        "cpu": cpu_model(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        **machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }

@@ -22,7 +22,7 @@ from ..datasets.load import synthetic_flavor
 from ..datasets.synthetic import GENERATOR_VERSION
 from ..fileio import read_json, write_json
 from ..profiles import Profile, get_profile
-from ..provenance import code_version
+from ..provenance import code_version, machine
 from ..train import resolve_device
 from ..train.grid import Executor, SerialExecutor, make_executor
 
@@ -197,7 +197,8 @@ def setup(notebook: str, *, dataset: str, data_root: str, profile: str, epochs: 
     study = Study(notebook=notebook, dataset=dataset, data_root=Path(root).resolve(), profile=prof,
                   device=device, out=out.resolve(), cache_dir=Path(cache_dir).resolve(),
                   real_dir=Path(real_dir).resolve(), executor=executor)
-    write_json(out / "params.json", {**study.params(), "python": platform.python_version()})
+    # the kernel's machine: another CPU can train other fold models from the same code and seeds
+    write_json(out / "params.json", {**study.params(), "python": platform.python_version(), **machine()})
     return study
 
 
