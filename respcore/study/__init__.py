@@ -6,6 +6,7 @@ Every function takes the notebook's :class:`Study` (from :func:`setup`) and writ
 builds the book (``runner``); ``python -m respcore.study snapshot`` keeps a real-data run in the repository.
 """
 from . import plots
+from .age_errors import errors_by_age
 from .bands import band_retention, model_agnostic, selection_example
 from .beyond import age_robustness, attribution_agreement, band_recovery, finish_beyond, is_variants, lambda_sweep
 from .config import FACTS, DatasetFacts, Study, read_summary, setup, synthetic_corpus
@@ -19,8 +20,8 @@ from .headline import confusion_view, headline_table, headline_view, rates_view
 from .pairs import saved_pairs
 from .published import FIG2_PEAK_BANDS
 from .real import RealSnapshot, no_snapshot_note, real_confusion, real_headline, real_rates, real_snapshots
-from .tables import (age_table, claims_scorecard, errors_by_age, sota_table, styled_scorecard, table2_paper,
-                     tsa_ablation, verdict_counts)
+from .tables import (age_table, claims_scorecard, sota_table, styled_scorecard, table2_paper, tsa_ablation,
+                     verdict_counts)
 
 __all__ = ["plots", "FIG2_PEAK_BANDS", "FACTS", "DatasetFacts", "Study", "StudyData", "setup", "synthetic_corpus",
            "read_summary", "load_data", "all_meta", "band_centres", "band_evidence", "class_examples",

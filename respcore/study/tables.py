@@ -7,12 +7,10 @@ import numpy as np
 import pandas as pd
 
 from .. import train
-from ..age import PAPER_BANDS, AgeModels, age_shift_weights, sample_groups, train_age_models
+from ..age import PAPER_BANDS, AgeModels, train_age_models
 from ..flops import count_flops
-from ..metrics import confusion, scores_from_confusion
 from ..models import PLACEMENTS, build_model
 from ..train import CVResult, TrainConfig
-from ..train.fit import score_logits
 from . import published
 from .config import Study
 from .data import StudyData
@@ -155,70 +153,6 @@ def age_table(study: Study, data: StudyData) -> pd.DataFrame:
                         "why_not": why_not, "skipped": ages.skipped, "bands": list(ages.bands.names),
                         "pairs": pairs, "pairs_test_set": test, "pairs_subset": subset})
     return table[["model", "test_set", "subset", "n", "AS", "Sp", "Se", "repeats", "fallbacks", "paper_AS"]]
-
-
-VALIDATION = "validation (out of fold)"
-
-
-def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
-    """Where the one model for all errs, by the child's age band: the CNN-TSA of every fold x seed on each
-    band's part (and the whole) of its out-of-fold validation items and of every named test set, beside
-    each set's age mix; and its validation scores reweighted to each test set's age mix
-    (``age_shift_weights``: the test items' ages only, never their labels), which say how much of the fall
-    from validation to test the age mix alone explains.
-
-    Returns rows (set, band, share: of the set's items of known age, n, n_normal, Sp, Se, the benchmark's
-    score: means over the fold models); the reweighted rows have band "all" and say which bands had no
-    validation item to stand in for them (``missing``).
-    """
-    cv = cross_validate(study, data, train_config(study, data))
-    bands, n_classes, normal, score = data.facts.age_bands, data.train.n_classes, data.facts.normal, data.facts.score
-    names = list(bands.names)
-    train_groups = np.asarray(sample_groups(data.train, bands), dtype=object)
-    sets = {name: (test, np.asarray(sample_groups(test, bands), dtype=object)) for name, test in data.tests.items()}
-    cms: dict[str, list[dict[str, np.ndarray]]] = {VALIDATION: [], **{name: [] for name in sets}}  # per fit, per band
-    reweighted: dict[str, list[np.ndarray]] = {name: [] for name in sets}  # per fit: validation in the test's mix
-    missing: set[str] = set()
-
-    def by_band(y: np.ndarray, pred: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
-        out = {g: confusion(y[groups == g], pred[groups == g], n_classes) for g in names}
-        return {**out, "all": confusion(y, pred, n_classes)}
-
-    for fit, fold in zip(cv.fits, cv.runs["fold"].astype(int)):
-        device = next(fit.model.parameters()).device
-        va = cv.folds[fold][1]
-        held_out = data.train.subset(va)
-        pred = score_logits(fit.model, held_out, fit.config, device).argmax(1).numpy()
-        cms[VALIDATION].append(by_band(held_out.y.numpy(), pred, train_groups[va]))
-        for name, (test, groups) in sets.items():
-            weights = age_shift_weights(train_groups[va], groups, names)  # this fold's mix to the test set's
-            missing.update(g for g, w in weights.items() if np.isnan(w))
-            reweighted[name].append(sum(w * cms[VALIDATION][-1][g] for g, w in weights.items() if not np.isnan(w)))
-            pred = score_logits(fit.model, test, fit.config, device).argmax(1).numpy()
-            cms[name].append(by_band(test.y.numpy(), pred, groups))
-
-    def rates(matrices: list[np.ndarray]) -> dict[str, float]:
-        """Mean over the fold models of each rate; NaN where no model had an item of the class group."""
-        rows = [scores_from_confusion(cm, normal) for cm in matrices if cm.sum()]
-        values = {k: [r[k] for r in rows if not np.isnan(r[k])] for k in ("Sp", "Se", score)}
-        return {k: float(np.mean(v)) if v else np.nan for k, v in values.items()}
-
-    items = {VALIDATION: (data.train.y.numpy(), train_groups),  # every training item is held out once per seed
-             **{name: (test.y.numpy(), groups) for name, (test, groups) in sets.items()}}
-    table = []
-    for where, per_fit in cms.items():
-        y, groups = items[where]
-        known = groups[groups != None]  # noqa: E711 (an object array of band names and None)
-        for band in [*names, "all"]:
-            part = np.ones(len(y), bool) if band == "all" else groups == band
-            table.append({"set": where, "band": band, "n": int(part.sum()), "n_normal": int((y[part] == normal).sum()),
-                          "share": float(np.mean(known == band)) if band != "all" else 1.0,
-                          **rates([m[band] for m in per_fit])})
-    for name, matrices in reweighted.items():
-        table.append({"set": f"validation, reweighted to {name}'s ages", "band": "all", "n": len(train_groups),
-                      "n_normal": int((data.train.y.numpy() == normal).sum()), "share": 1.0, **rates(matrices),
-                      "missing": ", ".join(sorted(missing))})
-    return pd.DataFrame(table).assign(fold_models=len(cv.fits))
 
 
 def sota_table(study: Study, headline: pd.DataFrame) -> pd.DataFrame:
