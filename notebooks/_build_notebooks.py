@@ -303,10 +303,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "rates = ex.real_rates(study)\nstudy.save_table(rates, 'headline_rates')\ndisplay(rates)\n"
                  "for table in ex.real_confusion(study):\n    display(table)"),
         ("md", "## Each snapshot\n\nTSA placement (Table I), band retention with importance-based and backward "
-               "selection (Figure 2), age models (Table II), the state of the art, the transformer, page 7's "
-               "questions (Grad-CAM against Integrated Gradients, the age router with missing or wrong ages, "
-               "lambda), and the paper's open questions (a band gate per sample against static IS at the same budget, IS on other fronts and "
-               "their kept regions in Hz), on the real recordings, each with its test sets named."),
+               "selection (Figure 2), age models (Table II) and the one model's specificity by age band, the state "
+               "of the art, the transformer, page 7's questions (Grad-CAM against Integrated Gradients, the age "
+               "router with missing or wrong ages, lambda), and the paper's open questions (a band gate per sample "
+               "against static IS at the same budget, IS on other fronts and their kept regions in Hz), on the "
+               "real recordings, each with its test sets named."),
         ("code", "for snap in snapshots:\n"
                  "    display(Markdown(snap.banner))\n"
                  "    for name, fig, table in snap.figures:\n"
