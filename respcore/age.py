@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from .datasets.base import AGE_GROUPS, PEDIATRIC_MAX_AGE, FeatureSet
 from .metrics import SCORE_KEYS, scores
-from .train import TrainConfig, as_tests, make_folds, predict_logits, runs
+from .train import TrainConfig, as_tests, make_folds, plan_cv, predict_logits, runs
 from .train.fit import FitResult, Tests, data_key
 from .train.grid import Executor, SerialExecutor, TrainJob
 
@@ -174,8 +174,10 @@ def train_age_models(train: FeatureSet, config: TrainConfig, *, tests: FeatureSe
 
     Each model's epoch is chosen on a held-out patient-wise fold of its own training subset: the first
     ``repeats`` of ``k`` folds, each with every seed in ``seeds`` (``repeats=k`` and 2 seeds give 2k
-    pairs of router and unified model). Every training runs together on ``executor`` (default: one
-    after another in this process).
+    pairs of router and unified model). The unified model's trainings are those of a cross-validation of
+    ``train`` (``plan_cv``, the same folds and keys), so a study that cross-validates the same config
+    trains them once. Every training runs together on ``executor`` (default: one after another in this
+    process).
     """
     if not 1 <= repeats <= k:
         raise ValueError(f"repeats must be in 1..k={k}, got {repeats}")
@@ -187,6 +189,11 @@ def train_age_models(train: FeatureSet, config: TrainConfig, *, tests: FeatureSe
         n_patients = len(np.unique(data.groups)) if len(data) else 0
         if n_patients < max(k, 2):
             skipped[name] = f"{len(data)} items from {n_patients} patients: too few for {k} patient-wise folds"
+            continue
+        if name == "unified":  # a cross-validation of the whole set, under its keys: trained once for both
+            plan = plan_cv(data, config, k=k, seeds=seeds, tests=tests, root=root, fold_seed=fold_seed)
+            jobs.update({(fold, int(seed), name): plan.jobs[i * k + fold]
+                         for i, seed in enumerate(seeds) for fold in range(repeats)})
             continue
         folds = make_folds(data, k, fold_seed)
         for fold in range(repeats):

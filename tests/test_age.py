@@ -131,3 +131,22 @@ def test_age_shift_weights_give_the_source_the_targets_age_mix():
     assert np.isnan(gap["under 3"]) and gap["6 and over"] == 0.0  # no source item can stand in for a toddler
     with pytest.raises(ValueError, match="no item of known age in the target"):
         age_shift_weights(["3 to 6"], [None, None], CHILDHOOD_BANDS.names)
+
+
+def test_the_unified_age_model_is_the_cross_validations_training(tmp_path):
+    """One model for all is a plain cross-validation of the training set: same runs, trained once."""
+    from respcore.train import cross_validate
+
+    train = planted_featureset(96, n_patients=24, ages=np.repeat([1.5, 4.5, 9.0], 32))
+    test = planted_featureset(30, n_patients=6, seed=1, ages=np.repeat([2.0, 5.0, 10.0], 10))
+    config = TrainConfig(backbone="cnn3", width=0.125, epochs=1, batch_size=16, device="cpu", num_threads=1)
+    cv = cross_validate(train, config, k=3, seeds=(0, 1), tests={"test": test}, root=tmp_path, progress=False)
+    before = {p.name for p in tmp_path.iterdir()}
+    result = train_age_models(train, config, tests={"test": test}, k=3, repeats=2, seeds=(0, 1), root=tmp_path,
+                              progress=False, bands=CHILDHOOD_BANDS)
+    assert result.fits["unified"].path == cv.fits[0].path and not result.fits["unified"].trained
+    band_runs = {p.name for p in tmp_path.iterdir()} - before
+    assert len(band_runs) == 3 * 2 * 2  # three band models x 2 folds x 2 seeds, no unified run among them
+    unified = result.table[(result.table.model == "unified") & (result.table.test_subset == "all")]
+    assert unified.sort_values(["seed", "fold"])["AS"].tolist() == pytest.approx(
+        cv.runs.query("fold < 2").sort_values(["seed", "fold"])["test_AS"].tolist())
