@@ -18,6 +18,8 @@ from typing import Callable, Mapping
 
 import torch
 
+from respcore.provenance import cpu_model
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -114,16 +116,6 @@ def median_ratio(rounds: list[dict[str, float]], numerator: str, denominator: st
     return statistics.median(r[numerator] / r[denominator] for r in rounds)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _git_commit(repo: Path) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
@@ -144,7 +136,7 @@ def machine_info(device: str, repo: Path) -> dict:
     info = {
         "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host_platform": platform.platform(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_usable": usable,
         "torch_threads": torch.get_num_threads(),

@@ -100,14 +100,14 @@ def source_hash(package: str | Path | None = None) -> str:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (Linux ``/proc/cpuinfo``; elsewhere ``platform.processor()``, "" when unknown)."""
+    """The CPU's model name (Linux ``/proc/cpuinfo``; elsewhere ``platform.processor()`` or the machine type)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor()
+    return platform.processor() or platform.machine()
 
 
 def machine() -> dict:
