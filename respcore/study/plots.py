@@ -209,8 +209,13 @@ def grouped_bars(df: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, title:
 def errors_by_age(df: pd.DataFrame, data_label: str) -> plt.Figure:
     """Page 4's specificity of the one model for all on each age band of validation and of each test set,
     and of validation reweighted to each test set's age mix (band "all")."""
-    return grouped_bars(df, x="band", y="Sp", hue="set", ylabel="specificity (%)",
-                        title="Where the one model for all errs: specificity by age band", data_label=data_label)
+    fig = grouped_bars(df, x="band", y="Sp", hue="set", ylabel="specificity (%)",
+                       title="Where the one model for all errs: specificity by age band", data_label=data_label)
+    with _style():  # five sets: the legend goes beside the bars, not over them
+        sns.move_legend(fig.axes[0], "upper left", bbox_to_anchor=(1.01, 1), frameon=False, title=None)
+        fig.set_size_inches(11, 3.6)
+        fig.tight_layout()
+    return fig
 
 
 def sota(df: pd.DataFrame, data_label: str) -> plt.Figure:
