@@ -1,5 +1,6 @@
-"""Page 4's second question: where the one model for all errs by the child's age band, and how much of
-its fall from validation to a test set the test children's age mix alone explains."""
+"""Page 4's second question: where the one model for all errs by the child's age band, how much of its
+fall from validation to a test set the test children's age mix alone explains, and, for a test set of
+training patients, whether the fall is in the children or in the recordings."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,9 +22,13 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
     (``age_shift_weights``: the test items' ages only, never their labels), which say how much of the fall
     from validation to test the age mix alone explains.
 
+    A test set whose children are training patients (SPRSound's intra set) also gets the validation
+    scores of those very children (their recordings held out with their fold): beside the test set's own,
+    they tell a shift in the children from one in the recordings.
+
     Returns rows (set, band, share: of the set's items of known age, n, n_normal, Sp, Se, the benchmark's
-    score: means over the fold models); the reweighted rows have band "all" and say which bands had no
-    validation item to stand in for them (``missing``).
+    score: means over the fold models); the reweighted and same-children rows have band "all"; the
+    reweighted ones say which bands had no validation item to stand in for them (``missing``).
     """
     cv = cross_validate(study, data, train_config(study, data))
     bands, n_classes, normal, score = data.facts.age_bands, data.train.n_classes, data.facts.normal, data.facts.score
@@ -33,6 +38,9 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
     cms: dict[str, list[dict[str, np.ndarray]]] = {VALIDATION: [], **{name: [] for name in sets}}  # per fit, per band
     reweighted: dict[str, list[np.ndarray]] = {name: [] for name in sets}  # per fit: validation in the test's mix
     missing: set[str] = set()
+    seen = {name: np.isin(data.train.groups, test.groups) for name, (test, _) in sets.items()}  # its children
+    seen = {name: mask for name, mask in seen.items() if mask.any()}
+    same_children: dict[str, list[np.ndarray]] = {name: [] for name in seen}  # per fit: their validation items
 
     def by_band(y: np.ndarray, pred: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
         out = {g: confusion(y[groups == g], pred[groups == g], n_classes) for g in names}
@@ -43,6 +51,8 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
         va = cv.folds[fold][1]
         pred = score_logits(fit.model, held_out, fit.config, device).argmax(1).numpy()
         cms[VALIDATION].append(by_band(held_out.y.numpy(), pred, train_groups[va]))
+        for name, mask in seen.items():
+            same_children[name].append(confusion(held_out.y.numpy()[mask[va]], pred[mask[va]], n_classes))
         for name, (test, groups) in sets.items():
             weights = age_shift_weights(train_groups[va], groups, names)  # this fold's mix to the test set's
             missing.update(g for g, w in weights.items() if np.isnan(w))
@@ -71,4 +81,8 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
         table.append({"set": f"validation, reweighted to {name}'s ages", "band": "all", "n": len(train_groups),
                       "n_normal": int((data.train.y.numpy() == normal).sum()), "share": 1.0, **rates(matrices),
                       "missing": ", ".join(sorted(missing))})
+    for name, matrices in same_children.items():
+        table.append({"set": f"validation, {name}'s children only", "band": "all", "n": int(seen[name].sum()),
+                      "n_normal": int((data.train.y.numpy()[seen[name]] == normal).sum()), "share": 1.0,
+                      **rates(matrices)})
     return pd.DataFrame(table).assign(fold_models=len(cv.fits))
