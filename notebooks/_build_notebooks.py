@@ -177,7 +177,10 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "training patients scores differently for that reason alone: the rows *validation, reweighted to "
                "... 's ages* weight each validation item by its band's share in that test set over its share in "
                "the validation fold (`respcore.age.age_shift_weights`; the test items' ages only, never their "
-               "labels), and show how much of the fall from validation to test the age mix explains."),
+               "labels), and show how much of the fall from validation to test the age mix explains. For a test set "
+               "of training patients (SPRSound's intra set), *validation, ...'s children only* gives those very "
+               "children's held-out validation recordings: a fall from there to the test set is in the recordings, "
+               "not in the children."),
         ("code", "errors = ex.errors_by_age(study, data)\nfig = plots.errors_by_age(errors, study.data_label)\n"
                  "study.save_figure(fig, 'errors_by_age')\nstudy.save_table(errors, 'errors_by_age')\ndisplay(errors)"),
         ("md", "## Paired comparisons\n\nEach comparison trains both configurations on the same folds x seeds and "
