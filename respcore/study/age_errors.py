@@ -46,15 +46,16 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
         out = {g: confusion(y[groups == g], pred[groups == g], n_classes) for g in names}
         return {**out, "all": confusion(y, pred, n_classes)}
 
-    for fit, fold, held_out in zip(cv.fits, cv.runs["fold"].astype(int), validation_sets(cv, data.train)):
+    for fit, held_out in zip(cv.fits, validation_sets(cv, data.train)):
         device = next(fit.model.parameters()).device
-        va = cv.folds[fold][1]
+        held_groups = np.asarray(sample_groups(held_out, bands), dtype=object)
         pred = score_logits(fit.model, held_out, fit.config, device).argmax(1).numpy()
-        cms[VALIDATION].append(by_band(held_out.y.numpy(), pred, train_groups[va]))
-        for name, mask in seen.items():
-            same_children[name].append(confusion(held_out.y.numpy()[mask[va]], pred[mask[va]], n_classes))
+        cms[VALIDATION].append(by_band(held_out.y.numpy(), pred, held_groups))
+        for name in seen:
+            mine = np.isin(held_out.groups, sets[name][0].groups)
+            same_children[name].append(confusion(held_out.y.numpy()[mine], pred[mine], n_classes))
         for name, (test, groups) in sets.items():
-            weights = age_shift_weights(train_groups[va], groups, names)  # this fold's mix to the test set's
+            weights = age_shift_weights(held_groups, groups, names)  # this fold's mix to the test set's
             missing.update(g for g, w in weights.items() if np.isnan(w))
             reweighted[name].append(sum(w * cms[VALIDATION][-1][g] for g, w in weights.items() if not np.isnan(w)))
             pred = score_logits(fit.model, test, fit.config, device).argmax(1).numpy()
