@@ -8,7 +8,7 @@ weighted) with its 95 % interval: does validation, drawn from the training patie
 about the weights? It informs which recipes the headline should offer; the headline still chooses on
 validation only.
 
-    python benchmarks/class_weights.py --data-root /data/SPRSound --cache-dir cache \\
+    python benchmarks/class_weights.py --data-root /data/SPRSound --seeds 2 --cache-dir cache \\
         --out benchmarks/results/class_weights.json
 """
 from __future__ import annotations
