@@ -49,17 +49,19 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
     for fit, held_out in zip(cv.fits, validation_sets(cv, data.train)):
         device = next(fit.model.parameters()).device
         held_groups = np.asarray(sample_groups(held_out, bands), dtype=object)
+        y_val = held_out.y.numpy()
         pred = score_logits(fit.model, held_out, fit.config, device).argmax(1).numpy()
-        cms[VALIDATION].append(by_band(held_out.y.numpy(), pred, held_groups))
+        val_cms = by_band(y_val, pred, held_groups)
+        cms[VALIDATION].append(val_cms)
         for name in seen:
             mine = np.isin(held_out.groups, sets[name][0].groups)
-            same_children[name].append(confusion(held_out.y.numpy()[mine], pred[mine], n_classes))
+            same_children[name].append(confusion(y_val[mine], pred[mine], n_classes))
         for name, (test, groups) in sets.items():
             weights = age_shift_weights(held_groups, groups, names)  # this fold's mix to the test set's
             missing.update(g for g, w in weights.items() if np.isnan(w))
-            reweighted[name].append(sum(w * cms[VALIDATION][-1][g] for g, w in weights.items() if not np.isnan(w)))
-            pred = score_logits(fit.model, test, fit.config, device).argmax(1).numpy()
-            cms[name].append(by_band(test.y.numpy(), pred, groups))
+            reweighted[name].append(sum(w * val_cms[g] for g, w in weights.items() if not np.isnan(w)))
+            test_pred = score_logits(fit.model, test, fit.config, device).argmax(1).numpy()
+            cms[name].append(by_band(test.y.numpy(), test_pred, groups))
 
     def rates(matrices: list[np.ndarray]) -> dict[str, float]:
         """Mean over the fold models of each rate; NaN where no model had an item of the class group."""
