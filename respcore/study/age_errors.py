@@ -37,7 +37,7 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
     sets = {name: (test, np.asarray(sample_groups(test, bands), dtype=object)) for name, test in data.tests.items()}
     cms: dict[str, list[dict[str, np.ndarray]]] = {VALIDATION: [], **{name: [] for name in sets}}  # per fit, per band
     reweighted: dict[str, list[np.ndarray]] = {name: [] for name in sets}  # per fit: validation in the test's mix
-    missing: set[str] = set()
+    missing: dict[str, set[str]] = {name: set() for name in sets}  # per test set: bands no fold can weight
     seen = {name: np.isin(data.train.groups, test.groups) for name, (test, _) in sets.items()}  # its children
     seen = {name: mask for name, mask in seen.items() if mask.any()}
     same_children: dict[str, list[np.ndarray]] = {name: [] for name in seen}  # per fit: their validation items
@@ -58,7 +58,7 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
             same_children[name].append(confusion(y_val[mine], pred[mine], n_classes))
         for name, (test, groups) in sets.items():
             weights = age_shift_weights(held_groups, groups, names)  # this fold's mix to the test set's
-            missing.update(g for g, w in weights.items() if np.isnan(w))
+            missing[name].update(g for g, w in weights.items() if np.isnan(w))
             reweighted[name].append(sum(w * val_cms[g] for g, w in weights.items() if not np.isnan(w)))
             test_pred = score_logits(fit.model, test, fit.config, device).argmax(1).numpy()
             cms[name].append(by_band(test.y.numpy(), test_pred, groups))
@@ -83,7 +83,7 @@ def errors_by_age(study: Study, data: StudyData) -> pd.DataFrame:
     for name, matrices in reweighted.items():
         table.append({"set": f"validation, reweighted to {name}'s ages", "band": "all", "n": len(train_groups),
                       "n_normal": int((data.train.y.numpy() == normal).sum()), "share": 1.0, **rates(matrices),
-                      "missing": ", ".join(sorted(missing))})
+                      "missing": ", ".join(sorted(missing[name]))})
     for name, matrices in same_children.items():
         table.append({"set": f"validation, {name}'s children only", "band": "all", "n": int(seen[name].sum()),
                       "n_normal": int((data.train.y.numpy()[seen[name]] == normal).sum()), "share": 1.0,
