@@ -260,6 +260,8 @@ def test_sota_has_baseline_and_ours_per_task_and_named_test_set(tmp_path: Path) 
     assert view.loc[0, "training recipe"] == "-"  # event-level: no recipe to choose
     record = headline.assign(crop_s=8.0, start="events", val_by_recipe=[{"2 s": 0.5, "8 s, from events": 0.61}] * 2)
     assert ex.headline_view(record).loc[0, "training recipe"] == "8 s, from events (validation: 2 s 50.0; 8 s, from events 61.0)"
+    plain = headline.assign(crop_s=8.0, start="scratch", weighted=False, val_by_recipe=[{"8 s, unweighted": 0.6}] * 2)
+    assert ex.headline_view(plain).loc[0, "training recipe"] == "8 s, unweighted (validation: 8 s, unweighted 60.0)"
     plots.sota(table, study.data_label)  # a NaN label broke the figure once
     assert ex.rates_view(headline).loc[0, "CNN-TSA Sp"] == "-", "a headline saved before the rates existed"
     assert view.loc[0, "published (best cited)"] == "84.5 (x)", "a headline saved before the published test set"
@@ -321,6 +323,27 @@ def test_record_recipe_is_chosen_on_validation_never_on_test() -> None:
     tie = {tuned: cv([0.5], [1.0]), eight: cv([0.5], [0.0])}
     assert _choose_on_validation(tie, "S")[0] == eight, "then the model from scratch"
     assert tuned.label() == "8 s, from events" and two.label() == "2 s"
+    plain = Recipe(8.0, weighted=False)
+    assert plain.label() == "8 s, unweighted"
+    assert _choose_on_validation({plain: cv([0.7], [0.0]), eight: cv([0.6], [1.0])}, "S")[0] == plain
+    assert _choose_on_validation({plain: cv([0.5], [1.0]), eight: cv([0.5], [0.0])}, "S")[0] == eight, \
+        "a tie keeps the class weights, the study's default"
+
+
+def test_record_level_tasks_offer_every_recipe_and_event_tasks_one(spr_root: Path, tmp_path: Path) -> None:
+    from respcore.study.headline import FROM_EVENTS, Recipe, cnn_tsa_configs
+    study = ex.setup("05_sota", dataset="sprsound", data_root=str(spr_root), profile="smoke", device="cpu",
+                     out_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
+    record = cnn_tsa_configs(study, ex.load_data(study, "record_multiclass"))
+    frames = {s: study.profile.mel(cycle_seconds=s).n_frames for s in (study.profile.cycle_seconds, 8.0)}
+    assert sorted(r.label() for r in record) == sorted([f"{study.profile.cycle_seconds:g} s", "8 s",
+                                                        "8 s, from events", "8 s, unweighted"])
+    assert {r: (c.crop_frames, c.class_weighted) for r, c in record.items()} == {
+        Recipe(float(study.profile.cycle_seconds)): (frames[study.profile.cycle_seconds], True),
+        Recipe(8.0): (frames[8.0], True), Recipe(8.0, FROM_EVENTS): (frames[8.0], True),
+        Recipe(8.0, weighted=False): (frames[8.0], False)}
+    events = cnn_tsa_configs(study, ex.load_data(study, "multiclass"))
+    assert list(events) == [Recipe()] and events[Recipe()].class_weighted and not events[Recipe()].crop_frames
 
 
 def test_where_items_go_matches_the_fold_models_scores(tmp_path: Path) -> None:

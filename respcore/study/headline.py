@@ -8,8 +8,9 @@ over the CNN's repeats. CNN-TSA+FBS is the IS selection of notebook 03 (its kept
 that notebook runs. Record-level tasks (SPRSound 2-1, 2-2) train on random crops of each recording and
 score each whole recording in one pass. Their recipe is chosen by the mean validation score, never by a
 test set, among: the crop lengths ``RECORD_CROP_SECONDS`` and the profile's cycle length, from scratch;
-and the longest crop started from the event model (``EVENT_START_TASK``) of the same fold and seed, which
-trained on the events of that fold's training patients only.
+the longest crop started from the event model (``EVENT_START_TASK``) of the same fold and seed, which
+trained on the events of that fold's training patients only; and the longest crop from scratch without
+class weights (every other recipe weights its loss inverse to the training class frequencies).
 """
 from __future__ import annotations
 
@@ -48,25 +49,31 @@ SCRATCH, FROM_EVENTS = "scratch", "events"
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a headline CNN-TSA trains: its crop in seconds (0: none, the item as it is) and its start."""
+    """How a headline CNN-TSA trains: its crop in seconds (0: none, the item as it is), its start, and
+    whether its loss weights each class inverse to its training frequency."""
 
     crop_s: float = 0.0
     start: str = SCRATCH  # SCRATCH, or FROM_EVENTS: the fold's event model, all but its head
+    weighted: bool = True
 
     def label(self) -> str:
-        return f"{self.crop_s:g} s" + (", from events" if self.start == FROM_EVENTS else "")
+        return (f"{self.crop_s:g} s" + ("" if self.weighted else ", unweighted")
+                + (", from events" if self.start == FROM_EVENTS else ""))
 
 
 def cnn_tsa_configs(study: Study, data: StudyData) -> dict[Recipe, TrainConfig]:
     """The headline CNN-TSA's training configs by recipe: for record-level tasks one per candidate crop
-    length (``RECORD_CROP_SECONDS`` and the profile's cycle length) from scratch, and the longest crop from
-    the event models (its ``init_run`` is set per fold by ``cnn_tsa_cvs``); else one, without crops."""
+    length (``RECORD_CROP_SECONDS`` and the profile's cycle length) from scratch, the longest crop from
+    the event models (its ``init_run`` is set per fold by ``cnn_tsa_cvs``) and the longest crop from scratch
+    without class weights; else one, without crops."""
     if data.task not in data.facts.whole_tasks:
         return {Recipe(): train_config(study, data, tsa="post")}
     seconds = sorted({float(study.profile.cycle_seconds), *RECORD_CROP_SECONDS})
-    configs = {Recipe(s): train_config(study, data, tsa="post",
-                                       crop_frames=study.profile.mel(cycle_seconds=s).n_frames) for s in seconds}
+    crop = lambda s, **kw: train_config(study, data, tsa="post",
+                                        crop_frames=study.profile.mel(cycle_seconds=s).n_frames, **kw)
+    configs = {Recipe(s): crop(s) for s in seconds}
     configs[Recipe(seconds[-1], FROM_EVENTS)] = configs[Recipe(seconds[-1])]
+    configs[Recipe(seconds[-1], weighted=False)] = crop(seconds[-1], class_weighted=False)
     return configs
 
 
@@ -98,17 +105,17 @@ def cnn_tsa_cvs(study: Study, data: StudyData) -> dict[Recipe, CVResult]:
 
 def _choose_on_validation(cvs: dict[Recipe, CVResult], metric: str) -> tuple[Recipe, dict[Recipe, float]]:
     """The recipe whose fold models score best on their validation folds (mean), and every mean; a tie
-    keeps the cheaper recipe (shorter crop, then from scratch)."""
+    keeps the cheaper recipe (shorter crop, then from scratch), then the class-weighted one."""
     means = {r: float(cv.runs[f"val_{metric}"].astype(float).mean()) for r, cv in cvs.items()}
-    return max(means, key=lambda r: (means[r], -r.crop_s, r.start == SCRATCH)), means
+    return max(means, key=lambda r: (means[r], -r.crop_s, r.start == SCRATCH, r.weighted)), means
 
 
 def headline_table(study: Study) -> pd.DataFrame:
     """A row per (task, test set): task, test_set, n (test items), baseline, cnn_tsa, cnn_tsa_std, margin,
-    margin_low, margin_high, pairs, crop_s and start (record-level tasks: the recipe chosen on validation),
-    val_by_recipe (each candidate recipe's mean validation score), fbs (Score of CNN-TSA+FBS), fbs_bands, fbs_gmacs,
-    gmacs (all bands), published, published_method, published_test_set, and the rates behind each Score: baseline_sp,
-    baseline_se, cnn_sp, cnn_se (the fold models' mean on the test set), val_sp, val_se (the same models on
+    margin_low, margin_high, pairs, crop_s, start and weighted (record-level tasks: the recipe chosen on
+    validation), val_by_recipe (each candidate recipe's mean validation score), fbs (Score of CNN-TSA+FBS),
+    fbs_bands, fbs_gmacs, gmacs (all bands), published, published_method, published_test_set, and the rates
+    behind each Score: baseline_sp, baseline_se, cnn_sp, cnn_se (the fold models' mean on the test set), val_sp, val_se (the same models on
     their validation folds). Scores and rates are fractions."""
     facts = study.facts
     s03 = read_summary(study.out.parent, "03_band_retention") or {}
@@ -139,6 +146,7 @@ def headline_table(study: Study) -> pd.DataFrame:
                          "margin": None if m is None else m.mean, "margin_low": None if m is None else m.low,
                          "margin_high": None if m is None else m.high, "pairs": len(ours),
                          "crop_s": recipe.crop_s if chosen else None, "start": recipe.start if chosen else None,
+                         "weighted": recipe.weighted if chosen else None,
                          "val_by_recipe": {r.label(): v for r, v in val_means.items()} if chosen else None,
                          "fbs": (fbs.get("tests") or {}).get(name), "fbs_bands": fbs.get("n_bands"),
                          "fbs_gmacs": fbs.get("gmacs"), "gmacs": fbs.get("gmacs_full"),
@@ -241,7 +249,9 @@ def headline_view(table: pd.DataFrame) -> pd.DataFrame:
             return "-"
         scores = "; ".join(f"{k} {100 * v:.1f}" for k, v in (r.get("val_by_recipe") or {}).items())
         start = r.get("start") if isinstance(r.get("start"), str) else SCRATCH
-        return f"{Recipe(float(r['crop_s']), start).label()} (validation: {scores})"
+        w = r.get("weighted")  # none in a table saved before the unweighted recipe: all were weighted
+        weighted = True if w is None or pd.isna(w) else bool(w)
+        return f"{Recipe(float(r['crop_s']), start, weighted).label()} (validation: {scores})"
 
     rows = []
     for r in table.to_dict("records"):
