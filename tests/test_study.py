@@ -337,11 +337,12 @@ def test_record_level_tasks_offer_every_recipe_and_event_tasks_one(spr_root: Pat
     record = cnn_tsa_configs(study, ex.load_data(study, "record_multiclass"))
     frames = {s: study.profile.mel(cycle_seconds=s).n_frames for s in (study.profile.cycle_seconds, 8.0)}
     assert sorted(r.label() for r in record) == sorted([f"{study.profile.cycle_seconds:g} s", "8 s",
-                                                        "8 s, from events", "8 s, unweighted"])
+                                                        "8 s, from events", "8 s, unweighted",
+                                                        "8 s, unweighted, from events"])
     assert {r: (c.crop_frames, c.class_weighted) for r, c in record.items()} == {
         Recipe(float(study.profile.cycle_seconds)): (frames[study.profile.cycle_seconds], True),
         Recipe(8.0): (frames[8.0], True), Recipe(8.0, FROM_EVENTS): (frames[8.0], True),
-        Recipe(8.0, weighted=False): (frames[8.0], False)}
+        Recipe(8.0, weighted=False): (frames[8.0], False), Recipe(8.0, FROM_EVENTS, False): (frames[8.0], False)}
     events = cnn_tsa_configs(study, ex.load_data(study, "multiclass"))
     assert list(events) == [Recipe()] and events[Recipe()].class_weighted and not events[Recipe()].crop_frames
 

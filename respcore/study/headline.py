@@ -9,8 +9,8 @@ that notebook runs. Record-level tasks (SPRSound 2-1, 2-2) train on random crops
 score each whole recording in one pass. Their recipe is chosen by the mean validation score, never by a
 test set, among: the crop lengths ``RECORD_CROP_SECONDS`` and the profile's cycle length, from scratch;
 the longest crop started from the event model (``EVENT_START_TASK``) of the same fold and seed, which
-trained on the events of that fold's training patients only; and the longest crop from scratch without
-class weights (every other recipe weights its loss inverse to the training class frequencies).
+trained on the events of that fold's training patients only; and these two longest-crop recipes without
+class weights (the others weight the loss inverse to the training class frequencies).
 """
 from __future__ import annotations
 
@@ -64,16 +64,17 @@ class Recipe:
 def cnn_tsa_configs(study: Study, data: StudyData) -> dict[Recipe, TrainConfig]:
     """The headline CNN-TSA's training configs by recipe: for record-level tasks one per candidate crop
     length (``RECORD_CROP_SECONDS`` and the profile's cycle length) from scratch, the longest crop from
-    the event models (its ``init_run`` is set per fold by ``cnn_tsa_cvs``) and the longest crop from scratch
-    without class weights; else one, without crops."""
+    the event models (its ``init_run`` is set per fold by ``cnn_tsa_cvs``), and both longest-crop recipes
+    again without class weights; else one, without crops."""
     if data.task not in data.facts.whole_tasks:
         return {Recipe(): train_config(study, data, tsa="post")}
     seconds = sorted({float(study.profile.cycle_seconds), *RECORD_CROP_SECONDS})
     crop = lambda s, **kw: train_config(study, data, tsa="post",
                                         crop_frames=study.profile.mel(cycle_seconds=s).n_frames, **kw)
     configs = {Recipe(s): crop(s) for s in seconds}
-    configs[Recipe(seconds[-1], FROM_EVENTS)] = configs[Recipe(seconds[-1])]
     configs[Recipe(seconds[-1], weighted=False)] = crop(seconds[-1], class_weighted=False)
+    for weighted in (True, False):
+        configs[Recipe(seconds[-1], FROM_EVENTS, weighted)] = configs[Recipe(seconds[-1], weighted=weighted)]
     return configs
 
 
