@@ -204,8 +204,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "CNN-TSA is the mean of the profile's fold models, each chosen on its validation fold; its margin "
                "over the baseline comes with a 95 % interval over those repeats. Record-level tasks train on random "
                "crops and score each whole recording in one pass; their recipe (a 2 s or 8 s crop from scratch, or "
-               "an 8 s crop started from the event model of the same fold and seed) is chosen on the validation "
-               "folds, and the table shows each candidate's validation score."),
+               "an 8 s crop started from the event model of the same fold and seed; each 8 s recipe also without "
+               "class weights) is chosen on the validation folds, and the table shows each candidate's "
+               "validation score."),
         ("code", "headline = ex.headline_table(study)\ndisplay(ex.headline_view(headline))"),
         ("md", RATES_MD),
         ("code", "display(ex.rates_view(headline))\nfor table in ex.confusion_view(study.out, study.facts):\n"
