@@ -69,8 +69,9 @@ def cnn_tsa_configs(study: Study, data: StudyData) -> dict[Recipe, TrainConfig]:
     if data.task not in data.facts.whole_tasks:
         return {Recipe(): train_config(study, data, tsa="post")}
     seconds = sorted({float(study.profile.cycle_seconds), *RECORD_CROP_SECONDS})
-    crop = lambda s, **kw: train_config(study, data, tsa="post",
-                                        crop_frames=study.profile.mel(cycle_seconds=s).n_frames, **kw)
+    def crop(s: float, **kw) -> TrainConfig:
+        return train_config(study, data, tsa="post", crop_frames=study.profile.mel(cycle_seconds=s).n_frames, **kw)
+
     configs = {Recipe(s): crop(s) for s in seconds}
     configs[Recipe(seconds[-1], weighted=False)] = crop(seconds[-1], class_weighted=False)
     for weighted in (True, False):
@@ -116,8 +117,8 @@ def headline_table(study: Study) -> pd.DataFrame:
     margin_low, margin_high, pairs, crop_s, start and weighted (record-level tasks: the recipe chosen on
     validation), val_by_recipe (each candidate recipe's mean validation score), fbs (Score of CNN-TSA+FBS),
     fbs_bands, fbs_gmacs, gmacs (all bands), published, published_method, published_test_set, and the rates
-    behind each Score: baseline_sp, baseline_se, cnn_sp, cnn_se (the fold models' mean on the test set), val_sp, val_se (the same models on
-    their validation folds). Scores and rates are fractions."""
+    behind each Score: baseline_sp, baseline_se, cnn_sp, cnn_se (the fold models' mean on the test set),
+    val_sp, val_se (the same models on their validation folds). Scores and rates are fractions."""
     facts = study.facts
     s03 = read_summary(study.out.parent, "03_band_retention") or {}
     pub = published.published_table(facts.benchmark)
