@@ -69,6 +69,7 @@ def cnn_tsa_configs(study: Study, data: StudyData) -> dict[Recipe, TrainConfig]:
     if data.task not in data.facts.whole_tasks:
         return {Recipe(): train_config(study, data, tsa="post")}
     seconds = sorted({float(study.profile.cycle_seconds), *RECORD_CROP_SECONDS})
+
     def crop(s: float, **kw) -> TrainConfig:
         return train_config(study, data, tsa="post", crop_frames=study.profile.mel(cycle_seconds=s).n_frames, **kw)
 
